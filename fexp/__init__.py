@@ -1,0 +1,1 @@
+"""fexp: functional experiments."""

@@ -1,0 +1,83 @@
+"""Every file and folder name fexp puts on disk, and nowhere else.
+
+``ExperimentPaths`` describes one experiment folder, ``SetPaths`` an experiment set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+PARAMS_FILE = "params.yml"
+DEFAULTS_FILE = "defaults.yml"
+SCRIPT_FILE = "script.sh"
+SET_FILE = "experiment.yml"
+OUT_FILE = "out.txt"
+ERROR_FILE = "error.txt"
+MESSAGES_FILE = "messages.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+METADATA_DIR = "metadata"
+LOCK_FILE = ".fexp.lock"
+CONFIG_FILE = "config.yml"
+GENERATED_DIR = "generated"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentPaths:
+    """The files of one experiment folder."""
+
+    directory: pathlib.Path
+
+    @property
+    def params(self) -> pathlib.Path:
+        return self.directory / PARAMS_FILE
+
+    @property
+    def out(self) -> pathlib.Path:
+        return self.directory / OUT_FILE
+
+    @property
+    def error(self) -> pathlib.Path:
+        return self.directory / ERROR_FILE
+
+    @property
+    def messages(self) -> pathlib.Path:
+        return self.directory / MESSAGES_FILE
+
+    @property
+    def checkpoints(self) -> pathlib.Path:
+        return self.directory / CHECKPOINT_DIR
+
+    @property
+    def metadata(self) -> pathlib.Path:
+        return self.directory / METADATA_DIR
+
+
+@dataclasses.dataclass(frozen=True)
+class SetPaths:
+    """The files of one experiment set (the folder made by ``fexp init``)."""
+
+    root: pathlib.Path
+
+    @property
+    def defaults(self) -> pathlib.Path:
+        return self.root / DEFAULTS_FILE
+
+    @property
+    def script(self) -> pathlib.Path:
+        return self.root / SCRIPT_FILE
+
+    @property
+    def state(self) -> pathlib.Path:
+        return self.root / SET_FILE
+
+    @property
+    def lock(self) -> pathlib.Path:
+        return self.root / LOCK_FILE
+
+    @property
+    def generated(self) -> pathlib.Path:
+        return self.root / GENERATED_DIR
+
+    def experiment(self, name: str) -> ExperimentPaths:
+        return ExperimentPaths(self.root / name)
