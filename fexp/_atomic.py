@@ -14,11 +14,13 @@ from . import _errors
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-def atomic_write(path: pathlib.Path, text: str | bytes, *, mode: int | None = None) -> None:
+def atomic_write(path: pathlib.Path, text: str | bytes, *, mode: int | None = None,
+                 durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix.
 
     A unique temporary file in the same folder is written, fsynced and renamed over
-    ``path``. ``mode`` sets the permissions (e.g. ``0o755`` for scripts).
+    ``path``. ``mode`` sets the permissions (e.g. ``0o755`` for scripts). ``durable=False``
+    skips the fsync (still atomic for every reader; bulk writers sync once at the end).
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -26,7 +28,8 @@ def atomic_write(path: pathlib.Path, text: str | bytes, *, mode: int | None = No
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o644)
         os.replace(tmp, path)
     except BaseException:

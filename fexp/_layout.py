@@ -20,6 +20,7 @@ METADATA_DIR = "metadata"
 LOCK_FILE = ".fexp.lock"
 CONFIG_FILE = "config.yml"
 GENERATED_DIR = "generated"
+LAUNCH_LOG = "launch.txt"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,224 @@
+"""ParamSpec -> Typer options; shared by ``fexp NAME`` and ``Experiment.main()``.
+
+Every non-flag option is taken as text and cast by ``_params`` so that a bad value gives
+fexp's own one-paragraph error (exit code 2), whatever the type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import pathlib
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+from . import _errors, _params
+
+if TYPE_CHECKING:
+    import typer
+
+    from ._experiment import Experiment
+
+RESERVED = {"root", "name", "purpose", "execute", "to_root", "defaults", "debug", "help"}
+CONTROL_PANEL = "Experiment"
+PARAM_PANEL = "Parameters"
+
+
+def report_error(exc: _errors.FexpError) -> None:
+    """Print a user error as one paragraph on stderr (no traceback)."""
+    print(f"Error: {exc}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def error_boundary() -> Iterator[None]:
+    """Turn a ``FexpError`` into its message on stderr and exit code 2."""
+    try:
+        yield
+    except _errors.FexpError as exc:
+        report_error(exc)
+        raise SystemExit(2) from None
+
+
+def parse_cli_value(spec: _params.ParamSpec, text: Any, *, experiment: str) -> Any:
+    """Cast a command-line string for ``spec`` (YAML for lists, dicts, tuples and unions)."""
+    from . import _yaml
+
+    if not isinstance(text, str):
+        return _params.cast_value(spec, text, experiment=experiment)
+    annotation = spec.annotation
+    if annotation is str or (isinstance(annotation, type) and issubclass(annotation, pathlib.Path)):
+        value: Any = text
+    else:
+        try:
+            value = _yaml.load(text, source=f"option --{spec.name}") if text.strip() else None
+        except _errors.YamlError:
+            value = text
+        if value is None and text.strip().lower() not in ("", "null", "~", "none"):
+            value = text
+    return _params.cast_value(spec, value, experiment=experiment)
+
+
+def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
+    """The (annotation, default) of the Typer option for one parameter."""
+    import typer
+
+    dashed = "--" + spec.name.replace("_", "-")
+    names = [dashed] if dashed == f"--{spec.name}" else [dashed, f"--{spec.name}"]
+    help_text = spec.help or ""
+    if spec.annotation is bool:
+        flag = f"{dashed}/--no-{spec.name.replace('_', '-')}"
+        option = typer.Option(flag, help=help_text, show_default=repr(spec.default),
+                              rich_help_panel=PARAM_PANEL)
+        return Annotated[Optional[bool], option], None  # noqa: UP045 - Typer needs Optional
+    from . import _yaml
+
+    option = typer.Option(*names, help=help_text, metavar=spec.type_name.upper(),
+                          show_default=_yaml.dump_flow(_params.to_plain(spec.default)),
+                          rich_help_panel=PARAM_PANEL)
+    return Annotated[Optional[str], option], None  # noqa: UP045
+
+
+def _control_options() -> list[inspect.Parameter]:
+    import typer
+
+    def opt(name: str, annotation: Any, *decls: str, help: str) -> inspect.Parameter:
+        option = typer.Option(*decls, help=help, rich_help_panel=CONTROL_PANEL)
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                 default=None if annotation is not bool else False,
+                                 annotation=Annotated[annotation, option])
+
+    return [
+        opt("root", Optional[str], "--root", "-r",  # noqa: UP045
+            help="register the experiment in this folder (default: config 'root')"),
+        opt("name", Optional[str], "--name", "-n",  # noqa: UP045
+            help="the experiment's folder name (default: the changed parameters)"),
+        opt("purpose", Optional[str], "--purpose", help="why this experiment exists"),  # noqa: UP045
+        opt("execute", Optional[str], "--execute",  # noqa: UP045
+            help="run the experiment described by this params.yml"),
+        opt("to_root", Optional[str], "--to-root",  # noqa: UP045
+            help="write defaults.yml and script.sh into this folder, then exit"),
+        opt("defaults", Optional[str], "--defaults",  # noqa: UP045
+            help="write defaults.yml into this folder, then exit"),
+        opt("debug", bool, "--debug", help="run in a temporary folder, then show it"),
+    ]
+
+
+def build_app(cls: type[Experiment]) -> typer.Typer:
+    """A Typer app with one command: every parameter an option, plus the control options."""
+    import typer
+
+    specs = cls.param_specs
+    clashes = sorted(RESERVED & set(specs))
+    if clashes:
+        raise _errors.ConfigError(
+            f"experiment {cls.kind()!r}: parameter name(s) {', '.join(clashes)} clash with "
+            "fexp's own options; rename them")
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                          annotation=annotation)
+        for name, (annotation, default) in ((n, _option(s)) for n, s in specs.items())
+    ]
+    parameters += _control_options()
+
+    def command(**kwargs: Any) -> None:
+        with error_boundary():
+            run_command(cls, kwargs)
+
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = cls.description or f"Run the {cls.kind()} experiment."
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                      rich_markup_mode=None)
+    app.command(name=cls.kind())(command)
+    return app
+
+
+def overrides_from(cls: type[Experiment], values: dict[str, Any]) -> dict[str, Any]:
+    """Cast the parameters given on the command line (others keep their defaults)."""
+    problems: list[_errors.ParamError] = []
+    cast: dict[str, Any] = {}
+    for name, spec in cls.param_specs.items():
+        if values.get(name) is None:
+            continue
+        try:
+            cast[name] = parse_cli_value(spec, values[name], experiment=cls.kind())
+        except _errors.ParamError as exc:
+            exc.source = f"option --{name.replace('_', '-')}"
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise _errors.ParamErrors(problems)
+    return cast
+
+
+def run_command(cls: type[Experiment], values: dict[str, Any]) -> None:
+    """What the generated command does with its parsed options."""
+    overrides = overrides_from(cls, values)
+    if values.get("to_root"):
+        path = cls.to_root(values["to_root"])
+        print(f"wrote {path.parent / 'defaults.yml'} and {path}")
+        return
+    if values.get("defaults"):
+        print(f"wrote {cls.to_defaults(values['defaults'])}")
+        return
+    if values.get("execute"):
+        if overrides:
+            raise _errors.ConfigError("--execute runs a params.yml as it is; edit the file "
+                                      "instead of passing parameters", source="option --execute")
+        exp = cls.from_params_file(values["execute"])
+        _run_and_exit(exp)
+        return
+    if values.get("debug"):
+        root = pathlib.Path(tempfile.mkdtemp(prefix=f"fexp-debug-{cls.kind()}-"))
+    else:
+        from . import _config
+
+        root = pathlib.Path(values.get("root") or _config.load().get("root") or "runs")
+    exp = cls(**overrides)
+    exp.register(root, values.get("name"), purpose=values.get("purpose") or "")
+    print(f"fexp: running {cls.kind()} in {exp.directory}", file=sys.stderr)
+    _run_and_exit(exp)
+
+
+def _run_and_exit(exp: Experiment) -> None:
+    from . import _runner
+
+    _runner.check_runnable(exp)
+    try:
+        exp()
+    except _runner.Interrupted as stop:
+        print(f"fexp: {exp.name} {stop.status} ({stop})", file=sys.stderr)
+        raise SystemExit(_runner.exit_code(stop)) from None
+    except _errors.FexpError:
+        raise
+    except Exception:
+        # The user's own code failed: show its traceback, as Python would.
+        traceback.print_exc()
+        print(f"fexp: {exp.name} ended in error; see {exp.paths.error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def main(cls: type[Experiment], argv: list[str] | None = None,
+         prog_name: str | None = None) -> None:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the generated command."""
+    with error_boundary():
+        app = build_app(cls)
+    args = sys.argv[1:] if argv is None else list(argv)
+    name = prog_name or (pathlib.Path(sys.argv[0]).name if argv is None else cls.kind())
+    app(args=args, prog_name=name)
+
+
+def lazy_command_callback(loader: Callable[[], type[Experiment]], prog: str) -> Callable[..., None]:
+    """A callback that imports the experiment only when its subcommand is used."""
+
+    def callback(args: list[str]) -> None:
+        with error_boundary():
+            cls = loader()
+            app = build_app(cls)
+        app(args=list(args), prog_name=prog)
+
+    return callback

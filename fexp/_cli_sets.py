@@ -1,0 +1,216 @@
+"""The set commands of ``fexp``: init, link, run, list, note, reset, unlink, relink, clean, rm.
+
+Registered on ``_cli.app`` when ``_cli`` is imported; errors reach ``_cli.main``'s boundary.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from . import _config, _errors, _layout
+from ._cli import app
+
+Root = Annotated[pathlib.Path, typer.Option("--root", "-r", help="the experiment set's folder")]
+Pattern = Annotated[str | None, typer.Argument(help="glob over experiment names (re:REGEX for a regex)")]
+
+
+def _set(root: pathlib.Path) -> Any:
+    from . import _expset
+
+    xs = _expset.ExperimentSet(root)
+    xs.state()  # a clear error when there is no set
+    return xs
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes or not _config.load().get("prompt", True):
+        return
+    if not sys.stdin.isatty():
+        raise _errors.ConfigError(f"{question} Pass --yes to confirm when not at a terminal.")
+    if not typer.confirm(question):
+        raise typer.Exit(1)
+
+
+@app.command("init")
+def init(
+    experiment: Annotated[str | None, typer.Argument(
+        help="a registered name or module:attr / path/file.py:attr")] = None,
+    root: Root = pathlib.Path("."),
+    script: Annotated[pathlib.Path | None, typer.Option(help="a script taking params.yml")] = None,
+    defaults: Annotated[pathlib.Path | None, typer.Option(help="the script's defaults.yml")] = None,
+    purpose: Annotated[str, typer.Option(help="why this set exists")] = "",
+) -> None:
+    """Create an experiment set: defaults.yml, script.sh and experiment.yml in ROOT."""
+    from . import _expset
+
+    ref = experiment
+    if ref and (":" in ref):
+        from ._cli import _absolute_ref
+
+        ref = _absolute_ref(ref)
+    xs = _expset.ExperimentSet.init(root, ref, script=script, defaults=defaults, purpose=purpose)
+    print(f"initialised {xs.root} (defaults.yml, script.sh, experiment.yml)")
+
+
+@app.command("link")
+def link(
+    sweep: Annotated[str | None, typer.Argument(help='e.g. "{lr: 1e-2 | 1e-3, epochs: 10}"')] = None,
+    root: Root = pathlib.Path("."),
+    repeats: Annotated[int, typer.Option("--repeats", "-x", help="register each config N times")] = 1,
+    config: Annotated[pathlib.Path | None, typer.Option(
+        "--config", "-c", help="YAML overrides (parent: chains)")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="folder name (prefix)")] = None,
+    purpose: Annotated[str, typer.Option(help="why these experiments exist")] = "",
+    samples: Annotated[int | None, typer.Option(help="random search: draw N configs")] = None,
+    seed: Annotated[int | None, typer.Option(help="random search seed")] = None,
+) -> None:
+    """Register one experiment per configuration of a sweep."""
+    xs = _set(root)
+    names = xs.link(sweep, config=config, repeats=repeats, name=name, purpose=purpose,
+                    samples=samples, seed=seed)
+    shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+    print(f"linked {len(names)}: {shown}")
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    pattern: Annotated[str, typer.Argument(help="glob over experiment names, e.g. '*'")] = "*",
+    root: Root = pathlib.Path("."),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="run K at once on this machine")] = 1,
+    force: Annotated[bool, typer.Option(help="also run experiments that are not registered")] = False,
+    retries: Annotated[int, typer.Option(help="re-run an experiment that failed up to N times")] = 0,
+    stop_on_failure: Annotated[bool, typer.Option(help="launch nothing after a failure")] = False,
+    progress: Annotated[bool | None, typer.Option(help="show a progress bar")] = None,
+) -> None:
+    """Run matching experiments through script.sh: `fexp run PATTERN [LAUNCHER ARGS...]`.
+
+    The launcher defaults to `bash`; e.g. `fexp run '*' screen -dm bash`.
+    """
+    xs = _set(root)
+    launcher = list(ctx.args) or ["bash"]
+    show = progress if progress is not None else sys.stderr.isatty() and jobs > 1
+    summary = xs.run(pattern, launcher, jobs=jobs, force=force, retries=retries,
+                     stop_on_failure=stop_on_failure, progress=show)
+    print(summary.render())
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(
+    pattern: Pattern = None,
+    root: Root = pathlib.Path("."),
+    param: Annotated[str | None, typer.Option("--param", "-p", help="regex of parameter columns")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="only this status")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="regex of message columns")] = None,
+    sort: Annotated[str | None, typer.Option(help="sort by KEY (-KEY descending)")] = None,
+    limit: Annotated[int | None, typer.Option(help="show at most N")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="CSV for scripts")] = False,
+    json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    all_sets: Annotated[bool, typer.Option("--all-sets", help="every set you created")] = False,
+    watch: Annotated[float | None, typer.Option(help="refresh every N seconds")] = None,
+    show: Annotated[str | None, typer.Option(
+        help="column groups: status,date,purpose,git,params,messages,meta (prefix - to hide)")] = None,
+    spark: Annotated[str | None, typer.Option(help="a sparkline column of message KEY")] = None,
+    types: Annotated[str | None, typer.Option("--types", help="regex over module:function")] = None,
+) -> None:
+    """List experiments: name, status, created, the parameters that vary, and messages."""
+    from . import _find, _listing
+
+    if csv and json:
+        raise _errors.ConfigError("choose one of --csv and --json", source="options --csv/--json")
+    display = _listing.parse_display(show)
+
+    def render() -> str:
+        rows = _find.find(None if all_sets and root == pathlib.Path(".") else root, pattern,
+                          where=where or (), status=status or (), all_sets=all_sets,
+                          types_match=types, sort=sort, limit=limit)
+        return _listing.render(rows, csv=csv, json=json, param=param, message=message,
+                               display=display, spark=spark)
+
+    if watch is None:
+        print(render(), end="")
+        return
+    _listing.watch(render, watch)
+
+
+@app.command("note")
+def note(
+    text: Annotated[str, typer.Argument(help="the note")],
+    pattern: Pattern = None,
+    root: Root = pathlib.Path("."),
+    remove: Annotated[bool, typer.Option(help="remove the note instead")] = False,
+) -> None:
+    """Add a note to the set, or to the experiments matching PATTERN."""
+    names = _set(root).note(text, pattern, remove=remove)
+    print(f"{'removed' if remove else 'noted'} on {len(names) or 'the set'}"
+          + (" experiments" if names else ""))
+
+
+@app.command("reset")
+def reset(
+    pattern: Annotated[str, typer.Argument(help="glob over experiment names")],
+    root: Root = pathlib.Path("."),
+    status: Annotated[str, typer.Option(help="the status to set")] = "registered",
+) -> None:
+    """Set matching experiments back to a status (registered by default)."""
+    names = _set(root).reset(pattern, status)
+    print(f"reset {len(names)} to {status}")
+
+
+@app.command("unlink")
+def unlink(
+    pattern: Annotated[str, typer.Argument(help="glob over experiment names")],
+    root: Root = pathlib.Path("."),
+) -> None:
+    """Stop managing matching experiments (their folders stay until `fexp clean`)."""
+    names = _set(root).unlink(pattern)
+    print(f"unlinked {len(names)}")
+
+
+@app.command("relink")
+def relink(pattern: Pattern = None, root: Root = pathlib.Path(".")) -> None:
+    """Manage unlinked folders again; re-root every path after the set folder moved."""
+    names = _set(root).relink(pattern)
+    print(f"relinked {len(names)}")
+
+
+@app.command("clean")
+def clean(
+    root: Root = pathlib.Path("."),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+) -> None:
+    """Delete the folders of unlinked experiments."""
+    xs = _set(root)
+    doomed = xs.unmanaged()
+    if not doomed:
+        print("nothing to clean")
+        return
+    _confirm(f"Delete {len(doomed)} unlinked experiment folder(s) in {xs.root}?", yes)
+    print(f"deleted {len(xs.clean())}")
+
+
+@app.command("rm")
+def rm(
+    directory: Annotated[pathlib.Path, typer.Argument(help="an experiment set or experiment folder")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+) -> None:
+    """Delete a whole experiment set (or one experiment folder)."""
+    path = directory.absolute()
+    is_set = (path / _layout.SET_FILE).exists()
+    if not (is_set or (path / _layout.PARAMS_FILE).exists()):
+        raise _errors.ConfigError("not an experiment set or experiment folder; refusing to delete",
+                                  source=f"argument DIRECTORY {str(directory)!r}")
+    _confirm(f"Delete {'set' if is_set else 'experiment'} {path} and everything in it?", yes)
+    shutil.rmtree(path)
+    if is_set:
+        _config.forget_missing_sets()
+    print(f"deleted {path}")
+

@@ -1,0 +1,135 @@
+"""The global config in ``$FEXP_HOME/config.yml`` (default ``~/.fexp``): load, show, set.
+
+It holds the script.sh header lines, the interpreter, prompts on/off, the registered
+experiments (name -> reference and description) and the sets this user created. A JSON
+copy (``config.cache.json``) lets ``fexp --help`` list experiments without loading YAML.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import _atomic, _errors, _layout
+
+CACHE_FILE = "config.cache.json"
+# key -> (description, default); values are validated by ``parse_setting``.
+SETTINGS: dict[str, tuple[str, Any]] = {
+    "header": ("lines added to every script.sh after the shebang (a YAML list)", []),
+    "python": ("the interpreter script.sh runs (default: the one that ran fexp init)", None),
+    "prompt": ("ask before destructive commands such as clean (true/false)", True),
+    "root": ("the folder `fexp NAME` registers experiments in when -r is not given", "runs"),
+    "env": ("environment variables exported by every script.sh (a YAML mapping)", {}),
+}
+
+
+def home() -> pathlib.Path:
+    """``$FEXP_HOME`` or ``~/.fexp``."""
+    return pathlib.Path(os.environ.get("FEXP_HOME") or pathlib.Path.home() / ".fexp")
+
+
+def defaults() -> dict[str, Any]:
+    data: dict[str, Any] = {key: value for key, (_, value) in SETTINGS.items()}
+    data["experiments"] = {}
+    data["sets"] = []
+    return data
+
+
+def load() -> dict[str, Any]:
+    """Load the config (missing -> defaults); prefers the JSON cache when it is fresh."""
+    path = home() / _layout.CONFIG_FILE
+    cache = home() / CACHE_FILE
+    try:
+        yaml_mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return defaults()
+    with contextlib.suppress(OSError, ValueError):
+        if cache.stat().st_mtime_ns >= yaml_mtime:
+            return {**defaults(), **json.loads(cache.read_text(encoding="utf-8"))}
+    from . import _yaml
+
+    data = _yaml.read_mapping(path)
+    return {**defaults(), **data}
+
+
+def save(config: Mapping[str, Any]) -> None:
+    """Write config.yml and its JSON cache atomically."""
+    from . import _render
+
+    directory = home()
+    directory.mkdir(parents=True, exist_ok=True)
+    text = "# fexp global config: edit with `fexp config set KEY VALUE`\n"
+    text += _render.yaml_block(dict(config))
+    _atomic.atomic_write(directory / _layout.CONFIG_FILE, text)
+    _atomic.atomic_write(directory / CACHE_FILE, json.dumps(config, default=str))
+
+
+@contextlib.contextmanager
+def editing() -> Iterator[dict[str, Any]]:
+    """Load the config under the FEXP_HOME lock, let the caller change it, save it."""
+    directory = home()
+    directory.mkdir(parents=True, exist_ok=True)
+    with _atomic.locked(directory / _layout.LOCK_FILE):
+        config = load()
+        yield config
+        save(config)
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """Validate ``fexp config set KEY VALUE`` and return the value to store."""
+    from . import _yaml
+
+    if key not in SETTINGS:
+        known = ", ".join(SETTINGS)
+        hint = _errors.did_you_mean(key, SETTINGS)
+        extra = f" did you mean {hint!r}?" if hint else ""
+        raise _errors.ConfigError(f"unknown setting {key!r};{extra} Known: {known}.",
+                                  source="argument KEY")
+    value = _yaml.load(text, source="argument VALUE") if text.strip() else None
+    source = f"argument VALUE for {key!r}"
+    if key == "header":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _errors.ConfigError("expected a line or a YAML list of lines", source=source)
+        if any("\n" in line for line in value):
+            raise _errors.ConfigError("header lines cannot contain newlines", source=source)
+    elif key == "prompt":
+        if not isinstance(value, bool):
+            raise _errors.ConfigError(f"expected true or false, got {text!r}", source=source)
+    elif key == "env":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.isidentifier() for k in value):
+            raise _errors.ConfigError("expected a YAML mapping of NAME: value", source=source)
+        value = {k: str(v) for k, v in value.items()}
+    elif key in ("python", "root") and value is not None:
+        value = str(value)
+    return value
+
+
+def add_set(root: pathlib.Path) -> None:
+    """Remember a set this user created (for ``--all-sets``)."""
+    with editing() as config:
+        sets = list(config.get("sets") or [])
+        if str(root) not in sets:
+            sets.append(str(root))
+        config["sets"] = sets
+
+
+def known_sets() -> list[pathlib.Path]:
+    """Every set this user created that still exists."""
+    return [pathlib.Path(p) for p in load().get("sets") or []
+            if (pathlib.Path(p) / _layout.SET_FILE).exists()]
+
+
+def forget_missing_sets() -> list[str]:
+    """Drop sets that no longer exist (``fexp config --clean``); return the dropped paths."""
+    with editing() as config:
+        sets = list(config.get("sets") or [])
+        gone = [p for p in sets if not (pathlib.Path(p) / _layout.SET_FILE).exists()]
+        config["sets"] = [p for p in sets if p not in gone]
+    return gone

@@ -1,0 +1,333 @@
+"""ExperimentSet: a folder of experiments sharing defaults.yml, script.sh and experiment.yml.
+
+Every change takes the set's file lock, validates the whole request, then writes atomically;
+a failure part-way removes what the request created, so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _atomic, _errors, _find, _layout, _meta, _params, _yaml
+
+if TYPE_CHECKING:
+    from ._experiment import Experiment
+    from ._launchers.local import RunSummary
+
+
+class ExperimentSet:
+    """A set of experiments in one folder (made by ``fexp init``).
+
+    Example:
+        >>> with ExperimentSet("runs/sweep") as xs:  # doctest: +SKIP
+        ...     xs.link("{lr: 1e-2 | 1e-3}")
+        ...     xs.run()
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = pathlib.Path(root).absolute()
+        self.paths = _layout.SetPaths(self.root)
+        self._launched: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"ExperimentSet({str(self.root)!r})"
+
+    def __enter__(self) -> ExperimentSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+
+    # -- state ----------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.paths.state.exists()
+
+    def state(self) -> dict[str, Any]:
+        """experiment.yml as data; a missing or corrupt file is a clear error."""
+        if not self.paths.state.exists():
+            raise _errors.ExperimentStateError(
+                f"no experiment set here ({_layout.SET_FILE} missing); create one with "
+                "`fexp init NAME -r DIR`", source=str(self.root))
+        data = _yaml.read_mapping(self.paths.state)
+        experiments = data.get("experiments")
+        if experiments is None:
+            experiments = {}
+        if not isinstance(experiments, dict):
+            raise _errors.YamlError("'experiments' must be a mapping of name -> overrides",
+                                    source=str(self.paths.state))
+        data["experiments"] = experiments
+        return data
+
+    def _write_state(self, state: Mapping[str, Any]) -> None:
+        from . import _render
+
+        text = "# fexp experiment set: managed by fexp, edit with care\n"
+        text += _render.yaml_block(dict(state))
+        _atomic.atomic_write(self.paths.state, text)
+
+    def locked(self) -> Any:
+        """The set's inter-process lock (a context manager)."""
+        return _atomic.locked(self.paths.lock)
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Names of the set's experiments matching a glob (or ``re:REGEX``)."""
+        return _find.match_names(self.state()["experiments"], pattern)
+
+    # -- definition -----------------------------------------------------------------------
+    def experiment_class(self) -> type[Experiment] | None:
+        """The Experiment class behind the set, or None for script-only sets."""
+        from . import _registry
+
+        ref = self.state().get("ref")
+        return _registry.resolve(ref) if ref else None
+
+    def specs(self) -> dict[str, _params.ParamSpec]:
+        """Parameter specs: from the experiment class, else inferred from defaults.yml."""
+        from . import _sweep
+
+        cls = self.experiment_class()
+        if cls is not None:
+            return dict(cls.param_specs)
+        defaults = _yaml.read_mapping(self.paths.defaults)
+        return _sweep.specs_from_defaults(
+            {k: v for k, v in defaults.items() if not str(k).startswith("_")})
+
+    @classmethod
+    def init(cls, root: str | os.PathLike[str], experiment: str | type[Experiment] | None = None,
+             *, script: str | os.PathLike[str] | None = None,
+             defaults: str | os.PathLike[str] | None = None, purpose: str = "",
+             env: Mapping[str, str] | None = None) -> ExperimentSet:
+        """Create a set from an experiment (registered name, ``module:attr``, or class), or
+        from ``script`` + ``defaults`` for experiments that are not Python."""
+        from . import _config
+
+        xs = cls(root)
+        if xs.exists():
+            raise _errors.ExperimentStateError(
+                "an experiment set already exists here; use it, or choose another -r DIR",
+                source=str(xs.root))
+        if (experiment is None) == (script is None):
+            raise _errors.ConfigError(
+                "give either an experiment (NAME or module:attr) or --script with --defaults")
+        if script is not None and defaults is None:
+            raise _errors.ConfigError("--script needs --defaults (the parameters' defaults.yml)",
+                                      source="option --defaults")
+        exp_cls = resolve_experiment(experiment) if experiment is not None else None
+        xs.root.mkdir(parents=True, exist_ok=True)
+        created_files: list[pathlib.Path] = []
+        try:
+            with xs.locked():
+                created_files = xs._write_definition(exp_cls, script, defaults, env)
+                state = {"created": _meta.now_iso(), "purpose": purpose, "notes": [],
+                         "ref": exp_cls.reference() if exp_cls else None,
+                         "root": str(xs.root), "env": dict(env or {}), "experiments": {}}
+                xs._write_state(state)
+        except BaseException:
+            for path in [*created_files, xs.paths.state, xs.paths.lock]:
+                path.unlink(missing_ok=True)
+            raise
+        _config.add_set(xs.root)
+        return xs
+
+    def _write_definition(self, exp_cls: type[Experiment] | None,
+                          script: str | os.PathLike[str] | None,
+                          defaults: str | os.PathLike[str] | None,
+                          env: Mapping[str, str] | None) -> list[pathlib.Path]:
+        from . import _scripts
+
+        if exp_cls is not None:
+            exp_cls.to_defaults(self.root)
+            _scripts.write_script(self.root, exp_cls.reference(), env=env)
+            return [self.paths.defaults, self.paths.script]
+        script_path, defaults_path = pathlib.Path(str(script)), pathlib.Path(str(defaults))
+        for path, option in ((script_path, "--script"), (defaults_path, "--defaults")):
+            if not path.is_file():
+                raise _errors.ConfigError("file not found", source=f"option {option} {str(path)!r}")
+        _yaml.read_mapping(defaults_path)  # validate before writing anything
+        _atomic.atomic_write(self.paths.defaults, defaults_path.read_bytes())
+        _atomic.atomic_write(self.paths.script, script_path.read_bytes(), mode=0o755)
+        return [self.paths.defaults, self.paths.script]
+
+    # -- link -----------------------------------------------------------------------------
+    def link(self, sweep: str | None = None, *, config: str | os.PathLike[str] | None = None,
+             repeats: int = 1, name: str | None = None, purpose: str = "",
+             samples: int | None = None, seed: int | None = None,
+             points: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+        """Register one experiment per configuration of a sweep; return their names.
+
+        Args:
+            sweep: ``"{lr: 1e-2 | 1e-3, epochs: 10}"`` (SPEC §6), or with ``samples``
+                a random search ``"{lr: loguniform(1e-5, 1e-1)}"``.
+            config: a YAML file of overrides (``parent:`` chains merged first).
+            repeats: register each configuration this many times.
+            name: the folder name (a prefix when there are several configurations).
+            points: configurations given directly (used by ``--from-best``).
+        """
+        from . import _linking
+
+        return _linking.link(self, sweep, config=config, repeats=repeats, name=name,
+                             purpose=purpose, samples=samples, seed=seed, points=points)
+
+    # -- maintenance ----------------------------------------------------------------------
+    def unlink(self, pattern: str) -> list[str]:
+        """Stop managing matching experiments (their folders stay until ``clean``)."""
+        with self.locked():
+            state = self.state()
+            names = _find.match_names(state["experiments"], pattern)
+            for name in names:
+                del state["experiments"][name]
+            if names:
+                self._write_state(state)
+        return names
+
+    def unmanaged(self) -> list[str]:
+        """Experiment folders in the set that experiment.yml does not list."""
+        managed = self.state()["experiments"]
+        return [d.name for d in _find.experiment_dirs(self.root) if d.name not in managed]
+
+    def relink(self, pattern: str | None = None) -> list[str]:
+        """Manage again the unlinked folders matching ``pattern``, and re-root every
+        experiment whose recorded ``_root`` differs (the set folder was moved)."""
+        from . import _scripts
+
+        with self.locked():
+            state = self.state()
+            added = _find.match_names(self.unmanaged(), pattern)
+            for name in added:
+                state["experiments"][name] = {}
+            moved = state.get("root") != str(self.root)
+            if added or moved:
+                state["root"] = str(self.root)
+                self._write_state(state)
+            for name in list(state["experiments"]) if moved else added:
+                self._reroot(self.root / name)
+            if moved and state.get("ref"):
+                _scripts.write_script(self.root, state["ref"], env=state.get("env") or {})
+        return added
+
+    def _reroot(self, directory: pathlib.Path) -> None:
+        path = directory / _layout.PARAMS_FILE
+        data = _yaml.read_mapping(path)
+        if data.get("_root") == str(self.root) and data.get("_name") == directory.name:
+            return
+        data["_root"], data["_name"] = str(self.root), directory.name
+        self._write_params(directory, data)
+
+    def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
+        from . import _render
+
+        special = {k: v for k, v in data.items() if str(k).startswith("_")}
+        params = {k: v for k, v in data.items() if not str(k).startswith("_")}
+        helps = {n: s.help for n, s in self._specs_or_empty().items()}
+        _atomic.atomic_write(directory / _layout.PARAMS_FILE,
+                             _render.render_params(special, params, helps))
+
+    def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
+        try:
+            return self.specs()
+        except _errors.FexpError:
+            return {}
+
+    def reset(self, pattern: str, status: str = "registered") -> list[str]:
+        """Set matching experiments back to ``status`` (default ``registered``)."""
+        from ._experiment import STATUSES
+
+        if status not in STATUSES:
+            raise _errors.ConfigError(f"unknown status {status!r}; one of {', '.join(STATUSES)}",
+                                      source="option --status")
+        with self.locked():
+            names = self.names(pattern)
+            for name in names:
+                path = self.root / name / _layout.PARAMS_FILE
+                data = _yaml.read_mapping(path)
+                data["_status"] = status
+                if status in ("registered", "default"):
+                    data["_started"] = data["_stopped"] = None
+                self._write_params(self.root / name, data)
+        return names
+
+    def clean(self) -> list[str]:
+        """Delete experiment folders the set no longer manages; return their names."""
+        with self.locked():
+            gone = self.unmanaged()
+            for name in gone:
+                shutil.rmtree(self.root / name)
+        return gone
+
+    def note(self, text: str, pattern: str | None = None, remove: bool = False) -> list[str]:
+        """Add (or remove) a note on the set, or on the experiments matching ``pattern``."""
+        with self.locked():
+            state = self.state()
+            if pattern is None:
+                notes = [n for n in state.get("notes") or [] if n != text]
+                state["notes"] = notes if remove else [*notes, text]
+                self._write_state(state)
+                return []
+            names = self.names(pattern)
+            for name in names:
+                data = _yaml.read_mapping(self.root / name / _layout.PARAMS_FILE)
+                notes = [n for n in data.get("_notes") or [] if n != text]
+                data["_notes"] = notes if remove else [*notes, text]
+                self._write_params(self.root / name, data)
+        return names
+
+    def setenv(self, name: str, value: str) -> None:
+        """Record an environment variable in the set; script.sh exports it."""
+        from . import _scripts
+
+        if not name.isidentifier():
+            raise _errors.ConfigError(f"{name!r} is not a valid environment variable name")
+        with self.locked():
+            state = self.state()
+            state["env"] = {**(state.get("env") or {}), name: str(value)}
+            self._write_state(state)
+            if state.get("ref"):
+                _scripts.write_script(self.root, state["ref"], env=state["env"])
+
+    # -- running and finding --------------------------------------------------------------
+    def run(self, pattern: str | None = None, launcher: Sequence[str] = ("bash",), *,
+            jobs: int = 1, force: bool = False, retries: int = 0,
+            stop_on_failure: bool = False, progress: bool = False) -> RunSummary:
+        """Run matching ``registered`` experiments through script.sh (``force``: any status)."""
+        from ._launchers import local
+
+        return local.run_set(self, pattern, launcher, jobs=jobs, force=force, retries=retries,
+                             stop_on_failure=stop_on_failure, progress=progress)
+
+    def find(self, pattern: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Rows for this set's experiments (see ``fexp.find``)."""
+        return _find.find(self.root, pattern, **kwargs)
+
+    def wait(self) -> None:
+        """Wait for every process this set object launched in the background."""
+        for proc in self._launched:
+            proc.wait()
+        self._launched.clear()
+
+    def __iter__(self) -> Iterator[pathlib.Path]:
+        return iter(self.root / n for n in self.state()["experiments"])
+
+
+def resolve_experiment(experiment: str | type[Experiment]) -> type[Experiment]:
+    """A class, a registered name, or a reference (``module:attr``/``file.py:attr``)."""
+    from . import _config, _registry
+
+    if isinstance(experiment, type):
+        return experiment
+    if ":" in experiment:
+        return _registry.resolve(experiment)
+    registered = _config.load().get("experiments") or {}
+    entry = registered.get(experiment)
+    if entry is None:
+        known = ", ".join(sorted(registered)) or "none yet"
+        hint = _errors.did_you_mean(experiment, registered)
+        extra = f" Did you mean {hint!r}?" if hint else ""
+        raise _errors.ConfigError(
+            f"no experiment registered as {experiment!r}.{extra} Registered: {known}. Add one "
+            "with `fexp experiments add module:attr NAME`, or pass module:attr directly.")
+    return _registry.resolve(entry["ref"])
+

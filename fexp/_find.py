@@ -1,0 +1,136 @@
+"""Read experiment folders into rows for ``fexp list`` and ``fexp.find`` (the I/O side of
+``_query``). A corrupt params.yml becomes one ``corrupt`` row with the reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import pathlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _errors, _layout, _messages, _yaml
+
+if TYPE_CHECKING:
+    import pandas
+
+Row = dict[str, Any]
+
+
+def row_from_data(directory: pathlib.Path, data: dict[str, Any], set_root: str) -> Row:
+    """Build a row from parsed params.yml data (pure apart from the message log read)."""
+    params = {k: v for k, v in data.items() if not str(k).startswith("_")}
+    messages = dict(data.get("_messages") or {})
+    records = _messages.read(directory / _layout.MESSAGES_FILE)
+    if records:
+        messages.update(_messages.replay(records))
+    return {
+        "name": directory.name, "path": str(directory), "set": set_root,
+        "status": data.get("_status", "registered"), "created": data.get("_created"),
+        "registered": data.get("_registered"), "started": data.get("_started"),
+        "stopped": data.get("_stopped"), "last": data.get("_last"),
+        "purpose": data.get("_purpose") or "", "params": params, "messages": messages,
+        "version": data.get("_version") or {}, "meta": data.get("_meta") or {},
+        "notes": list(data.get("_notes") or []), "error": None,
+        "slurm": data.get("_slurm"), "attempts": len(data.get("_attempts") or []),
+        "requeues": data.get("_requeues", 0),
+    }
+
+
+def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
+    return {
+        "name": directory.name, "path": str(directory), "set": set_root, "status": "corrupt",
+        "created": None, "registered": None, "started": None, "stopped": None, "last": None,
+        "purpose": "", "params": {}, "messages": {}, "version": {}, "meta": {}, "notes": [],
+        "error": reason, "slurm": None, "attempts": 0, "requeues": 0,
+    }
+
+
+def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
+    """Read one experiment folder into a row."""
+    root = set_root if set_root is not None else str(directory.parent)
+    try:
+        data = _yaml.read_mapping(directory / _layout.PARAMS_FILE)
+    except _errors.FexpError as exc:
+        return corrupt_row(directory, root, str(exc))
+    return row_from_data(directory, data, root)
+
+
+def experiment_dirs(root: pathlib.Path, names: Iterable[str] | None = None) -> list[pathlib.Path]:
+    """The experiment folders of a set (from its state, or every folder with params.yml)."""
+    if names is not None:
+        return [root / n for n in names]
+    found = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_dir() and os.path.exists(os.path.join(entry.path, _layout.PARAMS_FILE)):
+                found.append(pathlib.Path(entry.path))
+    return sorted(found)
+
+
+def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
+    """Names matching a glob (``*`` when None), or a regex when it starts with ``re:``."""
+    import re
+
+    if pattern is None or pattern in ("", "*"):
+        return list(names)
+    if pattern.startswith("re:"):
+        try:
+            regex = re.compile(pattern[3:])
+        except re.error as exc:
+            raise _errors.ConfigError(f"bad regular expression: {exc}",
+                                      source=f"pattern {pattern!r}") from None
+        return [n for n in names if regex.search(n)]
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
+    """Rows for the experiments of one set (or any folder of experiment folders)."""
+    from . import _expset
+
+    root = root.absolute()
+    names: list[str] | None = None
+    if (root / _layout.SET_FILE).exists():
+        names = list(_expset.ExperimentSet(root).state()["experiments"])
+    dirs = experiment_dirs(root, names)
+    chosen = set(match_names([d.name for d in dirs], pattern))
+    return [read_row(d, str(root)) for d in dirs if d.name in chosen]
+
+
+def find(root: str | os.PathLike[str] | None = None, pattern: str | None = None, *,
+         where: Sequence[str] = (), status: Sequence[str] = (), all_sets: bool = False,
+         types_match: str | None = None, missing_entry: bool | str = False,
+         sort: str | None = None, limit: int | None = None, mode: str = "experiment",
+         ) -> list[Row]:
+    """Find experiments and return one dict per experiment (or per set with ``mode="set"``).
+
+    Example:
+        >>> rows = find("runs", where=["lr<0.01"], status=["finished"])  # doctest: +SKIP
+    """
+    from . import _config, _query
+
+    roots = _config.known_sets() if all_sets or root is None else [pathlib.Path(root)]
+    if root is not None and all_sets:
+        roots = [pathlib.Path(root), *[r for r in roots if r != pathlib.Path(root)]]
+    rows: list[Row] = []
+    for set_root in roots:
+        if not set_root.is_dir():
+            raise _errors.ConfigError("no such folder", source=str(set_root))
+        rows.extend(rows_for_set(set_root))
+    rows = _query.select(rows, pattern=pattern, where=where, status=status,
+                         types_match=types_match, missing_entry=missing_entry, sort=sort,
+                         limit=limit)
+    if mode == "set":
+        return _query.group_by_set(rows)
+    if mode != "experiment":
+        raise _errors.ConfigError(f"mode must be 'experiment' or 'set', got {mode!r}")
+    return rows
+
+
+def find_df(root: str | os.PathLike[str] | None = None, pattern: str | None = None,
+            **kwargs: Any) -> pandas.DataFrame:
+    """``find`` as a pandas DataFrame (needs the ``pandas`` extra)."""
+    from . import _query
+
+    return _query.to_dataframe(find(root, pattern, **kwargs))

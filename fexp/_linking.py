@@ -1,0 +1,129 @@
+"""``link``: turn a sweep into registered experiment folders of a set.
+
+The whole request (sweep, config file, every value against its parameter's type, names) is
+validated before the first write; then, under the set's lock, folders and params.yml files
+are written and experiment.yml is updated once. On any failure the new folders are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _atomic, _errors, _layout, _meta, _params, _yaml
+
+if TYPE_CHECKING:
+    from ._expset import ExperimentSet
+
+
+def plan_points(sweep: str | None, *, config: str | os.PathLike[str] | None,
+                samples: int | None, seed: int | None,
+                points: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The raw configurations a link request asks for (config file first, then the sweep)."""
+    from . import _sweep
+
+    base = _sweep.load_sweep_config(pathlib.Path(config)) if config is not None else {}
+    if points is not None:
+        raw = [dict(p) for p in points]
+    elif sweep is None or not sweep.strip():
+        raw = [{}]
+    elif samples is not None:
+        if samples < 1:
+            raise _errors.ConfigError(f"--samples must be at least 1, got {samples}",
+                                      source="option --samples")
+        raw = _sweep.sample_sweep(sweep, samples, seed)
+    else:
+        raw = _sweep.parse_sweep(sweep)
+    return [{**base, **point} for point in raw]
+
+
+def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None,
+                 repeats: int) -> list[str]:
+    """Folder names before collision suffixes (pure)."""
+    from . import _naming
+
+    if repeats < 1:
+        raise _errors.ConfigError(f"-x/--repeats must be at least 1, got {repeats}",
+                                  source="option --repeats")
+    if name is not None:
+        _naming.check_name(name)
+    bases = []
+    for config in configs:
+        auto = _naming.name_for({k: _params.to_plain(v) for k, v in config.items()})
+        if name is None:
+            bases.append(auto)
+        else:
+            bases.append(name if len(configs) == 1 else f"{name}__{auto}")
+    if repeats == 1:
+        return bases
+    return [n for base in bases for n in _naming.repeat_names(base, repeats)]
+
+
+def link(xs: ExperimentSet, sweep: str | None, *, config: str | os.PathLike[str] | None,
+         repeats: int, name: str | None, purpose: str, samples: int | None, seed: int | None,
+         points: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """See ``ExperimentSet.link``."""
+    from . import _sweep
+
+    xs.state()  # a missing set is reported before anything else
+    specs = xs.specs()
+    kind = _experiment_kind(xs)
+    raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
+    source = f"sweep {sweep!r} (argument SWEEP)" if sweep else "sweep"
+    overrides = [_sweep.apply_point(p, specs, experiment=kind, source=source) for p in raw_points]
+    names = folder_names(overrides, name, repeats)
+    per_name = [o for o in overrides for _ in range(repeats)]
+    defaults = {n: s.fresh_default() for n, s in specs.items()}
+    helps = {n: s.help for n, s in specs.items()}
+    with xs.locked():
+        return _write(xs, names, per_name, defaults, helps, purpose)
+
+
+def _experiment_kind(xs: ExperimentSet) -> str | None:
+    ref = xs.state().get("ref")
+    return ref.rpartition(":")[2] if ref else None
+
+
+def _version(xs: ExperimentSet) -> dict[str, Any]:
+    cls = xs.experiment_class()
+    if cls is not None:
+        return cls.version_info()
+    defaults = _yaml.read_mapping(xs.paths.defaults)
+    return dict(defaults.get("_version") or {})
+
+
+def _write(xs: ExperimentSet, names: list[str], overrides: list[dict[str, Any]],
+           defaults: dict[str, Any], helps: dict[str, str], purpose: str) -> list[str]:
+    from . import _naming, _render
+
+    state = xs.state()
+    taken = set(state["experiments"]) | set(os.listdir(xs.root))
+    version = _version(xs)
+    now = _meta.now_iso()
+    created: list[pathlib.Path] = []
+    final: list[str] = []
+    try:
+        for base, override in zip(names, overrides):
+            folder = _naming.unique_name(base, taken)
+            taken.add(folder)
+            directory = xs.root / folder
+            directory.mkdir()
+            created.append(directory)
+            special = {"_name": folder, "_root": str(xs.root), "_status": "registered",
+                       "_purpose": purpose, "_created": now, "_registered": now,
+                       "_started": None, "_stopped": None, "_last": None, "_messages": {},
+                       "_notes": [], "_version": version, "_meta": {}}
+            params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
+            _atomic.atomic_write(directory / _layout.PARAMS_FILE,
+                                 _render.render_params(special, params, helps), durable=False)
+            state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
+            final.append(folder)
+        xs._write_state(state)
+    except BaseException:
+        for directory in created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return final

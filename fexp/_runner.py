@@ -1,0 +1,239 @@
+"""Execute one experiment: status bookkeeping, signals, stdout/stderr tee, error.txt, requeue.
+
+SIGINT/SIGTERM -> ``stopped`` (``preempted`` when SLURM says the job was preempted),
+SIGUSR1 -> ``timeout`` (SLURM's warning before the time limit). On those signals the
+experiment's ``on_interrupt`` callbacks run first (e.g. to checkpoint); under SLURM with
+requeueing on, a timed-out or preempted job then requeues itself and records ``requeued``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+from . import _atomic, _errors, _experiment, _meta
+
+if TYPE_CHECKING:
+    from ._experiment import Experiment
+
+SIGNAL_STATUS = {signal.SIGINT: "stopped", signal.SIGTERM: "stopped", signal.SIGUSR1: "timeout"}
+MAX_ATTEMPTS_KEPT = 20
+
+
+class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """Raised inside ``run()`` when a signal stops the experiment; carries the new status."""
+
+    def __init__(self, signum: int, status: str) -> None:
+        super().__init__(f"{signal.Signals(signum).name}: experiment {status}")
+        self.signum = signum
+        self.status = status
+
+
+class _Tee(io.TextIOBase):
+    """Write to the original stream and to out.txt (line-buffered, appended)."""
+
+    def __init__(self, stream: IO[str], log: IO[str]) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        with contextlib.suppress(ValueError):
+            self._log.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+        with contextlib.suppress(ValueError):
+            self._log.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def tee_output(path: os.PathLike[str]) -> Iterator[None]:
+    """Tee ``sys.stdout`` and ``sys.stderr`` into ``path`` (xmen's ``stdout_to_txt``)."""
+    with open(path, "a", encoding="utf-8", buffering=1) as log:
+        old_out, old_err = sys.stdout, sys.stderr
+        sys.stdout = _Tee(old_out, log)  # type: ignore[assignment]
+        sys.stderr = _Tee(old_err, log)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            sys.stdout, sys.stderr = old_out, old_err
+
+
+@contextlib.contextmanager
+def _signal_handlers() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        status = SIGNAL_STATUS.get(signal.Signals(signum), "stopped")
+        if signum == signal.SIGTERM and slurm_job_state() == "PREEMPTED":
+            status = "preempted"
+        raise Interrupted(signum, status)
+
+    previous = {sig: signal.signal(sig, handler) for sig in SIGNAL_STATUS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def slurm_job_key() -> str | None:
+    """``JOBID`` or ``ARRAYJOBID_TASKID`` of the SLURM job running this process, if any."""
+    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and task:
+        return f"{array_job}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def slurm_job_state() -> str | None:
+    """SLURM's JobState for this job (one ``scontrol`` call), or None outside SLURM."""
+    key = slurm_job_key()
+    if not key:
+        return None
+    try:
+        out = subprocess.run(["scontrol", "show", "job", "-o", key], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for field in out.split():
+        if field.startswith("JobState="):
+            return field.split("=", 1)[1]
+    return None
+
+
+def _requeue(exp: Experiment) -> bool:
+    """Hand the job back to SLURM (``scontrol requeue``) when requeueing is on."""
+    key = slurm_job_key()
+    if not key or os.environ.get("FEXP_REQUEUE", "1") == "0":
+        return False
+    try:
+        result = subprocess.run(["scontrol", "requeue", key], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"fexp: could not requeue SLURM job {key}: {exc}", file=sys.stderr)
+        return False
+    if result.returncode != 0:
+        print(f"fexp: scontrol requeue {key} failed: {result.stderr.strip()}", file=sys.stderr)
+        return False
+    exp.extra["_requeues"] = int(exp.extra.get("_requeues", 0)) + 1
+    return True
+
+
+def _record_attempt(exp: Experiment, status: str, error: str | None) -> None:
+    attempts: list[dict[str, Any]] = list(exp.extra.get("_attempts") or [])
+    entry: dict[str, Any] = {"attempt": len(attempts) + 1, "started": exp.started,
+                             "stopped": exp.stopped, "status": status}
+    if error:
+        entry["error"] = error
+    slurm = exp.meta.get("slurm")
+    if slurm:
+        entry["slurm_job"] = slurm.get("job_id")
+    attempts.append(entry)
+    exp.extra["_attempts"] = attempts[-MAX_ATTEMPTS_KEPT:]
+
+
+def _finish(exp: Experiment, status: str, error: str | None = None) -> None:
+    exp.status = status
+    exp.stopped = exp.last = _meta.now_iso()
+    _record_attempt(exp, status, error)
+    exp.save()
+
+
+def _run_callbacks(exp: Experiment, status: str) -> None:
+    for callback in exp.callbacks:
+        try:
+            callback(status)
+        except Exception:  # a failing checkpoint must not hide the interruption itself
+            traceback.print_exc()
+
+
+def check_runnable(exp: Experiment) -> None:
+    """Refuse to re-run a finished experiment (SPEC §3: never silently re-run)."""
+    if exp.status == "finished":
+        raise _errors.ExperimentStateError(
+            f"experiment {exp.name!r} already finished; `fexp reset {exp.name}` to run it again",
+            source=str(exp.directory))
+
+
+def run(exp: Experiment) -> Any:
+    """Run ``exp.execute()`` inside the lifecycle; re-raise its exception after recording it."""
+    directory = exp._require_directory()
+    check_runnable(exp)
+    exp.status = "running"
+    exp.started = exp.last = _meta.now_iso()
+    exp.stopped = None
+    exp.meta = _meta.run_meta()
+    exp.save()
+    _experiment._CURRENT.append(exp)
+    try:
+        with tee_output(exp.paths.out), _signal_handlers():
+            try:
+                result = exp.execute()
+            except Interrupted as stop:
+                # Further signals while we checkpoint and record must not cut this short.
+                with _ignoring_signals():
+                    _run_callbacks(exp, stop.status)
+                    _finish(exp, stop.status)
+                    if stop.status in ("timeout", "preempted") and _requeue(exp):
+                        exp.status = "requeued"
+                        exp.save()
+                raise
+            except BaseException as exc:
+                text = traceback.format_exc()
+                _atomic.atomic_write(directory / "error.txt", text)
+                _finish(exp, "error", f"{type(exc).__name__}: {exc}")
+                raise
+            _finish(exp, "finished")
+            return result
+    finally:
+        _experiment._CURRENT.remove(exp)
+        exp.close()
+
+
+@contextlib.contextmanager
+def _ignoring_signals() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNAL_STATUS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def exit_code(exc: BaseException | None) -> int:
+    """The process exit code for a run that ended with ``exc`` (None: finished)."""
+    if exc is None:
+        return 0
+    if isinstance(exc, Interrupted):
+        return 128 + exc.signum
+    return 1

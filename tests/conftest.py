@@ -1,0 +1,28 @@
+"""Shared fixtures: an isolated FEXP_HOME and environment for every test, hostile paths."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
+    """Give every test its own FEXP_HOME and strip SLURM_* so nothing leaks between tests."""
+    home = tmp_path_factory.mktemp("fexp_home")
+    monkeypatch.setenv("FEXP_HOME", str(home))
+    for key in list(os.environ):
+        if key.startswith("SLURM_") and key != "SLURM_CONF":
+            monkeypatch.delenv(key, raising=False)
+    yield home
+
+
+@pytest.fixture
+def weird_path(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder whose name has spaces, quotes, a `; rm` and a newline."""
+    path = tmp_path / "we ird 'q' \"dq\" ; rm -rf x $(echo pwn)\nline"
+    path.mkdir()
+    return path
