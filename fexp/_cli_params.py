@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 RESERVED = {"root", "name", "purpose", "execute", "to_root", "defaults", "debug", "help"}
 CONTROL_PANEL = "Experiment"
+METAVARS = {"root": "DIR", "name": "NAME", "purpose": "TEXT", "execute": "PARAMS_YML",
+            "to_root": "DIR", "defaults": "DIR"}
 PARAM_PANEL = "Parameters"
 
 
@@ -67,17 +69,17 @@ def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
 
     dashed = "--" + spec.name.replace("_", "-")
     names = [dashed] if dashed == f"--{spec.name}" else [dashed, f"--{spec.name}"]
-    help_text = spec.help or ""
+    from . import _render
+
+    default = _render.yaml_flow(_params.to_plain(spec.default))
+    help_text = f"{spec.help}  [default: {default}]" if spec.help else f"[default: {default}]"
     if spec.annotation is bool:
         flag = f"{dashed}/--no-{spec.name.replace('_', '-')}"
-        option = typer.Option(flag, help=help_text, show_default=repr(spec.default),
+        option = typer.Option(flag, help=help_text, show_default=False,
                               rich_help_panel=PARAM_PANEL)
         return Annotated[Optional[bool], option], None  # noqa: UP045 - Typer needs Optional
-    from . import _yaml
-
     option = typer.Option(*names, help=help_text, metavar=spec.type_name.upper(),
-                          show_default=_yaml.dump_flow(_params.to_plain(spec.default)),
-                          rich_help_panel=PARAM_PANEL)
+                          show_default=False, rich_help_panel=PARAM_PANEL)
     return Annotated[Optional[str], option], None  # noqa: UP045
 
 
@@ -85,7 +87,8 @@ def _control_options() -> list[inspect.Parameter]:
     import typer
 
     def opt(name: str, annotation: Any, *decls: str, help: str) -> inspect.Parameter:
-        option = typer.Option(*decls, help=help, rich_help_panel=CONTROL_PANEL)
+        metavar = None if annotation is bool else METAVARS[name]
+        option = typer.Option(*decls, help=help, metavar=metavar, rich_help_panel=CONTROL_PANEL)
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
                                  default=None if annotation is not bool else False,
                                  annotation=Annotated[annotation, option])

@@ -46,6 +46,7 @@ def experiment_from_function(
     from . import _introspect
 
     info = _introspect.specs_from_function(fn)
+    _experiment.check_param_names(fn.__qualname__, [spec.name for spec in info.specs])
 
     def execute(self: _experiment.Experiment) -> Any:
         return fn(self, **self.params)

@@ -11,7 +11,7 @@ import os
 import pathlib
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from . import _atomic, _errors, _layout, _messages, _params, _yaml
@@ -45,6 +45,23 @@ def current() -> Experiment | None:
     return _CURRENT[-1] if _CURRENT else None
 
 
+# Instance attributes of every Experiment; a parameter may not take one of these names.
+INSTANCE_ATTRIBUTES = frozenset({
+    "params", "directory", "status", "purpose", "messages", "notes", "version", "meta",
+    "created", "registered", "started", "stopped", "last", "extra", "callbacks", "fn",
+})
+
+
+def check_param_names(owner: str, names: Iterable[str]) -> None:
+    """Refuse parameter names that would shadow the Experiment's own attributes."""
+    reserved = INSTANCE_ATTRIBUTES | {n for n in dir(Experiment) if not n.startswith("__")}
+    clashes = sorted(n for n in names if n in reserved or n.startswith("_"))
+    if clashes:
+        raise _errors.ConfigError(
+            f"experiment {owner!r}: parameter name(s) {', '.join(clashes)} clash with "
+            "Experiment attributes (or start with '_'); rename them")
+
+
 class _ParamSpecs:
     """Class-level ``param_specs``: computed from the class source on first access, cached."""
 
@@ -55,6 +72,7 @@ class _ParamSpecs:
 
             info = _introspect.specs_from_class(cls)
             specs = {s.name: s for s in info.specs}
+            check_param_names(cls.__qualname__, specs)
             cls._param_specs = specs
             if "description" not in cls.__dict__:
                 cls.description = info.description

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -26,3 +28,20 @@ def weird_path(tmp_path: pathlib.Path) -> pathlib.Path:
     path = tmp_path / "we ird 'q' \"dq\" ; rm -rf x $(echo pwn)\nline"
     path.mkdir()
     return path
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def fexp_cli(clean_env: pathlib.Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the installed ``fexp`` console script in a subprocess, as a user would."""
+    exe = shutil.which("fexp")
+    assert exe, "the fexp console script is not installed (pip install -e .)"
+
+    def run(*args: object, cwd: pathlib.Path | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *(str(a) for a in args)], capture_output=True, text=True,
+                              cwd=cwd, input=input, env=dict(os.environ), timeout=300)
+
+    return run
