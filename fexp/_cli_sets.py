@@ -214,3 +214,74 @@ def rm(
         _config.forget_missing_sets()
     print(f"deleted {path}")
 
+
+Where = Annotated[list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')]
+Status = Annotated[list[str] | None, typer.Option("--status", "-s", help="only this status")]
+
+
+def _histories(rows: list[dict[str, Any]], keys: list[str] | None = None) -> dict[str, Any]:
+    """Every row's message history per key ({name: {key: [(x, time, value), ...]}})."""
+    from . import _messages
+
+    out: dict[str, Any] = {}
+    for row in rows:
+        records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
+        wanted = keys if keys is not None else _messages.keys(records)
+        out[row["name"]] = {k: _messages.history(records, k) for k in wanted}
+    return out
+
+
+@app.command("plot")
+def plot(
+    key: Annotated[str, typer.Argument(help="the message to plot, e.g. loss")],
+    pattern: Pattern = None,
+    root: Root = pathlib.Path("."),
+    out: Annotated[pathlib.Path | None, typer.Option(
+        "--out", "-o", help="write a figure (.png, .svg, .pdf; needs fexp[plot]) "
+                            "instead of plotting in the terminal")] = None,
+    x: Annotated[str, typer.Option("--x", help="x axis: step or time")] = "step",
+    group_by: Annotated[str | None, typer.Option(
+        "--group-by", help="one colour per value of this parameter")] = None,
+    where: Where = None,
+    status: Status = None,
+    width: Annotated[int, typer.Option(help="sparkline width in the terminal")] = 60,
+) -> None:
+    """Plot message KEY of the experiments matching PATTERN: in the terminal, or to -o FILE."""
+    from . import _find, _plot
+
+    rows = _find.find(root, pattern, where=where or (), status=status or ())
+    histories = _histories(rows, [key])
+    if out is None:
+        print(_plot.terminal_plot(key, rows, histories, width=width))
+        return
+    summary = _plot.plot_histories(key, rows, histories, x=x, group_by=group_by,  # type: ignore[arg-type]
+                                   out=out)
+    skipped = f"; no history for {', '.join(summary.skipped)}" if summary.skipped else ""
+    print(f"wrote {summary.path} ({len(summary.lines)} experiments{skipped})")
+
+
+@app.command("report")
+def report(
+    pattern: Pattern = None,
+    root: Root = pathlib.Path("."),
+    out: Annotated[pathlib.Path, typer.Option(
+        "--out", "-o", help="the HTML file to write")] = pathlib.Path("report.html"),
+    title: Annotated[str | None, typer.Option(help="the page title")] = None,
+    where: Where = None,
+    status: Status = None,
+) -> None:
+    """Write one self-contained HTML report: sortable table, filters and message plots."""
+    from . import _atomic, _find, _report, _yaml
+
+    xs = _set(root)
+    state = xs.state()
+    try:
+        version = _yaml.read_mapping(xs.paths.defaults).get("_version") or {}
+    except _errors.FexpError:
+        version = {}
+    rows = _find.find(root, pattern, where=where or (), status=status or ())
+    info = {"root": str(xs.root), "purpose": state.get("purpose") or "",
+            "notes": state.get("notes") or [], "git": version.get("git")}
+    html = _report.render_report(rows, _histories(rows), info, title=title)
+    _atomic.atomic_write(out, html)
+    print(f"wrote {out} ({len(rows)} experiments); open it in any browser, it works offline")
