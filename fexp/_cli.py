@@ -46,25 +46,44 @@ def _lazy_command(name: str, entry: dict[str, Any]) -> Any:
 
     lazy = typer.Typer(add_completion=False)
     callback = _cli_params.lazy_command_callback(
-        lambda: _registry.resolve(entry["ref"]), f"fexp {name}")
+        lambda: _registry.resolve(entry["ref"]), f"fexp {name}"
+    )
     help_text = (entry.get("description") or f"Run {entry['ref']}").split("\n")[0]
 
-    @lazy.command(name=name, help=help_text, add_help_option=False,
-                  context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                    "help_option_names": []})
+    @lazy.command(
+        name=name,
+        help=help_text,
+        add_help_option=False,
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "help_option_names": [],
+        },
+    )
     def run(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
         callback(list(args or []))
 
     return typer.main.get_command(lazy)
 
 
-app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
-                  pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="fexp: define, sweep, run, monitor and find experiments.")
-experiments_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                              help="Register experiment definitions as fexp subcommands.")
-config_app = typer.Typer(add_completion=False, invoke_without_command=True,
-                         help="Show or change the global config ($FEXP_HOME/config.yml).")
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="fexp: define, sweep, run, monitor and find experiments.",
+)
+experiments_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Register experiment definitions as fexp subcommands.",
+)
+config_app = typer.Typer(
+    add_completion=False,
+    invoke_without_command=True,
+    help="Show or change the global config ($FEXP_HOME/config.yml).",
+)
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(config_app, name="config")
 
@@ -82,11 +101,16 @@ def experiments_add(
     name = name or cls.kind()
     reserved = set(app.registered_commands and [c.name or "" for c in app.registered_commands])
     if name in reserved | {"experiments", "config"} or not name.replace("-", "_").isidentifier():
-        raise _errors.ConfigError(f"{name!r} cannot be an experiment name (reserved or not an "
-                                  "identifier); choose another NAME", source="argument NAME")
+        raise _errors.ConfigError(
+            f"{name!r} cannot be an experiment name (reserved or not an "
+            "identifier); choose another NAME",
+            source="argument NAME",
+        )
     with _config.editing() as config:
-        config["experiments"] = {**config.get("experiments", {}), name: {
-            "ref": cls.reference(), "description": cls.description}}
+        config["experiments"] = {
+            **config.get("experiments", {}),
+            name: {"ref": cls.reference(), "description": cls.description},
+        }
     print(f"registered {name} -> {cls.reference()}")
 
 
@@ -123,7 +147,10 @@ def experiments_show(name: Annotated[str, typer.Argument(help="a registered name
         print(f"\n{cls.description}\n")
     for spec in cls.param_specs.values():
         default = _yaml.dump_flow(_params.to_plain(spec.default))
-        print(f"  {spec.name} ({spec.type_name}) = {default}" + (f"  # {spec.help}" if spec.help else ""))
+        print(
+            f"  {spec.name} ({spec.type_name}) = {default}"
+            + (f"  # {spec.help}" if spec.help else "")
+        )
 
 
 @experiments_app.command("remove")
@@ -132,8 +159,9 @@ def experiments_remove(name: Annotated[str, typer.Argument(help="a registered na
     with _config.editing() as config:
         registered = dict(config.get("experiments") or {})
         if name not in registered:
-            raise _errors.ConfigError(f"no experiment registered as {name!r}",
-                                      source="argument NAME")
+            raise _errors.ConfigError(
+                f"no experiment registered as {name!r}", source="argument NAME"
+            )
         del registered[name]
         config["experiments"] = registered
     print(f"removed {name}")
@@ -162,7 +190,9 @@ def execute(
 @config_app.callback()
 def config_main(
     ctx: typer.Context,
-    clean: Annotated[bool, typer.Option("--clean", help="forget sets that no longer exist")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="forget sets that no longer exist")
+    ] = False,
 ) -> None:
     """Show or change the global config."""
     if clean:

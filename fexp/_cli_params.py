@@ -24,8 +24,14 @@ if TYPE_CHECKING:
 
 RESERVED = {"root", "name", "purpose", "execute", "to_root", "defaults", "debug", "help"}
 CONTROL_PANEL = "Experiment"
-METAVARS = {"root": "DIR", "name": "NAME", "purpose": "TEXT", "execute": "PARAMS_YML",
-            "to_root": "DIR", "defaults": "DIR"}
+METAVARS = {
+    "root": "DIR",
+    "name": "NAME",
+    "purpose": "TEXT",
+    "execute": "PARAMS_YML",
+    "to_root": "DIR",
+    "defaults": "DIR",
+}
 PARAM_PANEL = "Parameters"
 
 
@@ -75,11 +81,15 @@ def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
     help_text = f"{spec.help}  [default: {default}]" if spec.help else f"[default: {default}]"
     if spec.annotation is bool:
         flag = f"{dashed}/--no-{spec.name.replace('_', '-')}"
-        option = typer.Option(flag, help=help_text, show_default=False,
-                              rich_help_panel=PARAM_PANEL)
+        option = typer.Option(flag, help=help_text, show_default=False, rich_help_panel=PARAM_PANEL)
         return Annotated[Optional[bool], option], None  # noqa: UP045 - Typer needs Optional
-    option = typer.Option(*names, help=help_text, metavar=spec.type_name.upper(),
-                          show_default=False, rich_help_panel=PARAM_PANEL)
+    option = typer.Option(
+        *names,
+        help=help_text,
+        metavar=spec.type_name.upper(),
+        show_default=False,
+        rich_help_panel=PARAM_PANEL,
+    )
     return Annotated[Optional[str], option], None  # noqa: UP045
 
 
@@ -89,22 +99,47 @@ def _control_options() -> list[inspect.Parameter]:
     def opt(name: str, annotation: Any, *decls: str, help: str) -> inspect.Parameter:
         metavar = None if annotation is bool else METAVARS[name]
         option = typer.Option(*decls, help=help, metavar=metavar, rich_help_panel=CONTROL_PANEL)
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                 default=None if annotation is not bool else False,
-                                 annotation=Annotated[annotation, option])
+        return inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None if annotation is not bool else False,
+            annotation=Annotated[annotation, option],
+        )
 
     return [
-        opt("root", Optional[str], "--root", "-r",  # noqa: UP045
-            help="register the experiment in this folder (default: config 'root')"),
-        opt("name", Optional[str], "--name", "-n",  # noqa: UP045
-            help="the experiment's folder name (default: the changed parameters)"),
+        opt(
+            "root",
+            Optional[str],
+            "--root",
+            "-r",  # noqa: UP045
+            help="register the experiment in this folder (default: config 'root')",
+        ),
+        opt(
+            "name",
+            Optional[str],
+            "--name",
+            "-n",  # noqa: UP045
+            help="the experiment's folder name (default: the changed parameters)",
+        ),
         opt("purpose", Optional[str], "--purpose", help="why this experiment exists"),  # noqa: UP045
-        opt("execute", Optional[str], "--execute",  # noqa: UP045
-            help="run the experiment described by this params.yml"),
-        opt("to_root", Optional[str], "--to-root",  # noqa: UP045
-            help="write defaults.yml and script.sh into this folder, then exit"),
-        opt("defaults", Optional[str], "--defaults",  # noqa: UP045
-            help="write defaults.yml into this folder, then exit"),
+        opt(
+            "execute",
+            Optional[str],
+            "--execute",  # noqa: UP045
+            help="run the experiment described by this params.yml",
+        ),
+        opt(
+            "to_root",
+            Optional[str],
+            "--to-root",  # noqa: UP045
+            help="write defaults.yml and script.sh into this folder, then exit",
+        ),
+        opt(
+            "defaults",
+            Optional[str],
+            "--defaults",  # noqa: UP045
+            help="write defaults.yml into this folder, then exit",
+        ),
         opt("debug", bool, "--debug", help="run in a temporary folder, then show it"),
     ]
 
@@ -118,10 +153,12 @@ def build_app(cls: type[Experiment]) -> typer.Typer:
     if clashes:
         raise _errors.ConfigError(
             f"experiment {cls.kind()!r}: parameter name(s) {', '.join(clashes)} clash with "
-            "fexp's own options; rename them")
+            "fexp's own options; rename them"
+        )
     parameters = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                          annotation=annotation)
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
         for name, (annotation, default) in ((n, _option(s)) for n, s in specs.items())
     ]
     parameters += _control_options()
@@ -133,8 +170,7 @@ def build_app(cls: type[Experiment]) -> typer.Typer:
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__doc__ = cls.description or f"Run the {cls.kind()} experiment."
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                      rich_markup_mode=None)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
     app.command(name=cls.kind())(command)
     return app
 
@@ -170,8 +206,10 @@ def run_command(cls: type[Experiment], values: dict[str, Any]) -> None:
         return
     if values.get("execute"):
         if overrides:
-            raise _errors.ConfigError("--execute runs a params.yml as it is; edit the file "
-                                      "instead of passing parameters", source="option --execute")
+            raise _errors.ConfigError(
+                "--execute runs a params.yml as it is; edit the file instead of passing parameters",
+                source="option --execute",
+            )
         exp = cls.from_params_file(values["execute"])
         _run_and_exit(exp)
         return
@@ -205,8 +243,9 @@ def _run_and_exit(exp: Experiment) -> None:
         raise SystemExit(1) from None
 
 
-def main(cls: type[Experiment], argv: list[str] | None = None,
-         prog_name: str | None = None) -> None:
+def main(
+    cls: type[Experiment], argv: list[str] | None = None, prog_name: str | None = None
+) -> None:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the generated command."""
     with error_boundary():
         app = build_app(cls)

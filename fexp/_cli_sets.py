@@ -16,7 +16,9 @@ from . import _config, _errors, _layout
 from ._cli import app
 
 Root = Annotated[pathlib.Path, typer.Option("--root", "-r", help="the experiment set's folder")]
-Pattern = Annotated[str | None, typer.Argument(help="glob over experiment names (re:REGEX for a regex)")]
+Pattern = Annotated[
+    str | None, typer.Argument(help="glob over experiment names (re:REGEX for a regex)")
+]
 
 
 def _set(root: pathlib.Path) -> Any:
@@ -38,8 +40,9 @@ def _confirm(question: str, yes: bool) -> None:
 
 @app.command("init")
 def init(
-    experiment: Annotated[str | None, typer.Argument(
-        help="a registered name or module:attr / path/file.py:attr")] = None,
+    experiment: Annotated[
+        str | None, typer.Argument(help="a registered name or module:attr / path/file.py:attr")
+    ] = None,
     root: Root = pathlib.Path("."),
     script: Annotated[pathlib.Path | None, typer.Option(help="a script taking params.yml")] = None,
     defaults: Annotated[pathlib.Path | None, typer.Option(help="the script's defaults.yml")] = None,
@@ -59,11 +62,16 @@ def init(
 
 @app.command("link")
 def link(
-    sweep: Annotated[str | None, typer.Argument(help='e.g. "{lr: 1e-2 | 1e-3, epochs: 10}"')] = None,
+    sweep: Annotated[
+        str | None, typer.Argument(help='e.g. "{lr: 1e-2 | 1e-3, epochs: 10}"')
+    ] = None,
     root: Root = pathlib.Path("."),
-    repeats: Annotated[int, typer.Option("--repeats", "-x", help="register each config N times")] = 1,
-    config: Annotated[pathlib.Path | None, typer.Option(
-        "--config", "-c", help="YAML overrides (parent: chains)")] = None,
+    repeats: Annotated[
+        int, typer.Option("--repeats", "-x", help="register each config N times")
+    ] = 1,
+    config: Annotated[
+        pathlib.Path | None, typer.Option("--config", "-c", help="YAML overrides (parent: chains)")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="folder name (prefix)")] = None,
     purpose: Annotated[str, typer.Option(help="why these experiments exist")] = "",
     samples: Annotated[int | None, typer.Option(help="random search: draw N configs")] = None,
@@ -71,8 +79,15 @@ def link(
 ) -> None:
     """Register one experiment per configuration of a sweep."""
     xs = _set(root)
-    names = xs.link(sweep, config=config, repeats=repeats, name=name, purpose=purpose,
-                    samples=samples, seed=seed)
+    names = xs.link(
+        sweep,
+        config=config,
+        repeats=repeats,
+        name=name,
+        purpose=purpose,
+        samples=samples,
+        seed=seed,
+    )
     shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
     print(f"linked {len(names)}: {shown}")
 
@@ -83,8 +98,12 @@ def run(
     pattern: Annotated[str, typer.Argument(help="glob over experiment names, e.g. '*'")] = "*",
     root: Root = pathlib.Path("."),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="run K at once on this machine")] = 1,
-    force: Annotated[bool, typer.Option(help="also run experiments that are not registered")] = False,
-    retries: Annotated[int, typer.Option(help="re-run an experiment that failed up to N times")] = 0,
+    force: Annotated[
+        bool, typer.Option(help="also run experiments that are not registered")
+    ] = False,
+    retries: Annotated[
+        int, typer.Option(help="re-run an experiment that failed up to N times")
+    ] = 0,
     stop_on_failure: Annotated[bool, typer.Option(help="launch nothing after a failure")] = False,
     progress: Annotated[bool | None, typer.Option(help="show a progress bar")] = None,
 ) -> None:
@@ -95,8 +114,15 @@ def run(
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
     show = progress if progress is not None else sys.stderr.isatty() and jobs > 1
-    summary = xs.run(pattern, launcher, jobs=jobs, force=force, retries=retries,
-                     stop_on_failure=stop_on_failure, progress=show)
+    summary = xs.run(
+        pattern,
+        launcher,
+        jobs=jobs,
+        force=force,
+        retries=retries,
+        stop_on_failure=stop_on_failure,
+        progress=show,
+    )
     print(summary.render())
     if summary.failed:
         raise typer.Exit(1)
@@ -106,18 +132,30 @@ def run(
 def list_(
     pattern: Pattern = None,
     root: Root = pathlib.Path("."),
-    param: Annotated[str | None, typer.Option("--param", "-p", help="regex of parameter columns")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')] = None,
-    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="only this status")] = None,
-    message: Annotated[str | None, typer.Option("--message", "-m", help="regex of message columns")] = None,
+    param: Annotated[
+        str | None, typer.Option("--param", "-p", help="regex of parameter columns")
+    ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", "-s", help="only this status")
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="regex of message columns")
+    ] = None,
     sort: Annotated[str | None, typer.Option(help="sort by KEY (-KEY descending)")] = None,
     limit: Annotated[int | None, typer.Option(help="show at most N")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="CSV for scripts")] = False,
     json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
     all_sets: Annotated[bool, typer.Option("--all-sets", help="every set you created")] = False,
     watch: Annotated[float | None, typer.Option(help="refresh every N seconds")] = None,
-    show: Annotated[str | None, typer.Option(
-        help="column groups: status,date,purpose,git,params,messages,meta (prefix - to hide)")] = None,
+    show: Annotated[
+        str | None,
+        typer.Option(
+            help="column groups: status,date,purpose,git,params,messages,meta (prefix - to hide)"
+        ),
+    ] = None,
     spark: Annotated[str | None, typer.Option(help="a sparkline column of message KEY")] = None,
     types: Annotated[str | None, typer.Option("--types", help="regex over module:function")] = None,
 ) -> None:
@@ -129,11 +167,19 @@ def list_(
     display = _listing.parse_display(show)
 
     def render() -> str:
-        rows = _find.find(None if all_sets and root == pathlib.Path(".") else root, pattern,
-                          where=where or (), status=status or (), all_sets=all_sets,
-                          types_match=types, sort=sort, limit=limit)
-        return _listing.render(rows, csv=csv, json=json, param=param, message=message,
-                               display=display, spark=spark)
+        rows = _find.find(
+            None if all_sets and root == pathlib.Path(".") else root,
+            pattern,
+            where=where or (),
+            status=status or (),
+            all_sets=all_sets,
+            types_match=types,
+            sort=sort,
+            limit=limit,
+        )
+        return _listing.render(
+            rows, csv=csv, json=json, param=param, message=message, display=display, spark=spark
+        )
 
     if watch is None:
         print(render(), end="")
@@ -150,8 +196,10 @@ def note(
 ) -> None:
     """Add a note to the set, or to the experiments matching PATTERN."""
     names = _set(root).note(text, pattern, remove=remove)
-    print(f"{'removed' if remove else 'noted'} on {len(names) or 'the set'}"
-          + (" experiments" if names else ""))
+    print(
+        f"{'removed' if remove else 'noted'} on {len(names) or 'the set'}"
+        + (" experiments" if names else "")
+    )
 
 
 @app.command("reset")
@@ -199,15 +247,19 @@ def clean(
 
 @app.command("rm")
 def rm(
-    directory: Annotated[pathlib.Path, typer.Argument(help="an experiment set or experiment folder")],
+    directory: Annotated[
+        pathlib.Path, typer.Argument(help="an experiment set or experiment folder")
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
 ) -> None:
     """Delete a whole experiment set (or one experiment folder)."""
     path = directory.absolute()
     is_set = (path / _layout.SET_FILE).exists()
     if not (is_set or (path / _layout.PARAMS_FILE).exists()):
-        raise _errors.ConfigError("not an experiment set or experiment folder; refusing to delete",
-                                  source=f"argument DIRECTORY {str(directory)!r}")
+        raise _errors.ConfigError(
+            "not an experiment set or experiment folder; refusing to delete",
+            source=f"argument DIRECTORY {str(directory)!r}",
+        )
     _confirm(f"Delete {'set' if is_set else 'experiment'} {path} and everything in it?", yes)
     shutil.rmtree(path)
     if is_set:
@@ -215,7 +267,9 @@ def rm(
     print(f"deleted {path}")
 
 
-Where = Annotated[list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')]
+Where = Annotated[
+    list[str] | None, typer.Option("--where", "-w", help='e.g. "lr<0.01"; repeat for AND')
+]
 Status = Annotated[list[str] | None, typer.Option("--status", "-s", help="only this status")]
 
 
@@ -236,12 +290,19 @@ def plot(
     key: Annotated[str, typer.Argument(help="the message to plot, e.g. loss")],
     pattern: Pattern = None,
     root: Root = pathlib.Path("."),
-    out: Annotated[pathlib.Path | None, typer.Option(
-        "--out", "-o", help="write a figure (.png, .svg, .pdf; needs fexp[plot]) "
-                            "instead of plotting in the terminal")] = None,
+    out: Annotated[
+        pathlib.Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="write a figure (.png, .svg, .pdf; needs fexp[plot]) "
+            "instead of plotting in the terminal",
+        ),
+    ] = None,
     x: Annotated[str, typer.Option("--x", help="x axis: step or time")] = "step",
-    group_by: Annotated[str | None, typer.Option(
-        "--group-by", help="one colour per value of this parameter")] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="one colour per value of this parameter")
+    ] = None,
     where: Where = None,
     status: Status = None,
     width: Annotated[int, typer.Option(help="sparkline width in the terminal")] = 60,
@@ -254,8 +315,14 @@ def plot(
     if out is None:
         print(_plot.terminal_plot(key, rows, histories, width=width))
         return
-    summary = _plot.plot_histories(key, rows, histories, x=x, group_by=group_by,  # type: ignore[arg-type]
-                                   out=out)
+    summary = _plot.plot_histories(
+        key,
+        rows,
+        histories,
+        x=x,
+        group_by=group_by,  # type: ignore[arg-type]
+        out=out,
+    )
     skipped = f"; no history for {', '.join(summary.skipped)}" if summary.skipped else ""
     print(f"wrote {summary.path} ({len(summary.lines)} experiments{skipped})")
 
@@ -264,8 +331,9 @@ def plot(
 def report(
     pattern: Pattern = None,
     root: Root = pathlib.Path("."),
-    out: Annotated[pathlib.Path, typer.Option(
-        "--out", "-o", help="the HTML file to write")] = pathlib.Path("report.html"),
+    out: Annotated[
+        pathlib.Path, typer.Option("--out", "-o", help="the HTML file to write")
+    ] = pathlib.Path("report.html"),
     title: Annotated[str | None, typer.Option(help="the page title")] = None,
     where: Where = None,
     status: Status = None,
@@ -280,8 +348,12 @@ def report(
     except _errors.FexpError:
         version = {}
     rows = _find.find(root, pattern, where=where or (), status=status or ())
-    info = {"root": str(xs.root), "purpose": state.get("purpose") or "",
-            "notes": state.get("notes") or [], "git": version.get("git")}
+    info = {
+        "root": str(xs.root),
+        "purpose": state.get("purpose") or "",
+        "notes": state.get("notes") or [],
+        "git": version.get("git"),
+    }
     html = _report.render_report(rows, _histories(rows), info, title=title)
     _atomic.atomic_write(out, html)
     print(f"wrote {out} ({len(rows)} experiments); open it in any browser, it works offline")

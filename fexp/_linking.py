@@ -37,7 +37,7 @@ def plan_points(sweep: str | None, *, config: str | os.PathLike[str] | None,
         raw = _sweep.sample_sweep(sweep, samples, seed)
     else:
         raw = _sweep.parse_sweep(sweep)
-    return [{**base, **point} for point in raw]
+    return [_sweep.merge(base, point) for point in raw]
 
 
 def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None,
@@ -72,7 +72,7 @@ def link(xs: ExperimentSet, sweep: str | None, *, config: str | os.PathLike[str]
     specs = xs.specs()
     kind = _experiment_kind(xs)
     raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
-    source = f"sweep {sweep!r} (argument SWEEP)" if sweep else "sweep"
+    source = _sweep.render_source(sweep, "argument SWEEP") if sweep else "sweep"
     overrides = [_sweep.apply_point(p, specs, experiment=kind, source=source) for p in raw_points]
     names = folder_names(overrides, name, repeats)
     per_name = [o for o in overrides for _ in range(repeats)]
