@@ -38,7 +38,6 @@ _LAZY = {
     "dic_to_yaml": "fexp._public_yaml",
     "dic_from_yml": "fexp._public_yaml",
     "Interrupted": "fexp._runner",
-    "stdout_to_txt": "fexp._runner",
 }
 
 __all__ = sorted([

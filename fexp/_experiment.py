@@ -486,6 +486,13 @@ class Experiment:
 
         return _runner.run(self)
 
+    def stdout_to_txt(self) -> None:
+        """Also copy stdout and stderr to ``out.txt`` from now on (xmen parity; ``__call__``
+        does this for the duration of a run by itself)."""
+        from . import _runner
+
+        _runner.tee_forever(self.paths.out)
+
     def execute(self) -> Any:
         """The body run by ``__call__``: ``run()`` for the class API."""
         return self.run()

@@ -49,6 +49,8 @@ def _improves(new: Any, old: Any, keep: str) -> bool:
     try:
         if isinstance(new, float) and math.isnan(new):
             return False
+        if isinstance(old, float) and math.isnan(old):
+            return True
         return bool(new < old) if keep == "min" else bool(new > old)
     except TypeError:
         return True
@@ -158,7 +160,11 @@ class MessageLog:
     def append(self, line: bytes) -> None:
         """Append one encoded record; returns once the kernel holds it."""
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            size = os.fstat(self._fd).st_size
+            # A crash may have left a torn last line: end it so this record stays readable.
+            if size and os.pread(self._fd, 1, size - 1) != b"\n":
+                os.write(self._fd, b"\n")
         os.write(self._fd, line)
 
     def close(self) -> None:

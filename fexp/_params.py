@@ -187,13 +187,15 @@ def _cast_int(value: Any) -> int:
 def _cast_float(value: Any) -> float:
     if isinstance(value, bool):
         raise _Mismatch()
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
             return float(value.strip())
-        except ValueError:
-            raise _Mismatch() from None
+    except ValueError:
+        raise _Mismatch() from None
+    except OverflowError:
+        raise _Mismatch("too large for a float") from None
     raise _Mismatch()
 
 

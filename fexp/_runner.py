@@ -83,6 +83,13 @@ def tee_output(path: os.PathLike[str]) -> Iterator[None]:
             sys.stdout, sys.stderr = old_out, old_err
 
 
+def tee_forever(path: os.PathLike[str]) -> None:
+    """Tee stdout and stderr into ``path`` for the rest of the process."""
+    log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = _Tee(sys.stdout, log)  # type: ignore[assignment]
+    sys.stderr = _Tee(sys.stderr, log)  # type: ignore[assignment]
+
+
 @contextlib.contextmanager
 def _signal_handlers() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():

@@ -34,6 +34,13 @@ def _flow() -> YAML:
     yaml = YAML(typ="safe")
     yaml.default_flow_style = True
     yaml.width = 1_000_000
+
+    def represent_str(representer: Any, data: str) -> Any:
+        # Double quotes escape line breaks, so the value stays on one line.
+        style = '"' if any(c in data for c in "\n\r\x85\u2028\u2029") else None
+        return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    yaml.representer.add_representer(str, represent_str)
     return yaml
 
 
