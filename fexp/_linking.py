@@ -40,6 +40,29 @@ def plan_points(sweep: str | None, *, config: str | os.PathLike[str] | None,
     return [_sweep.merge(base, point) for point in raw]
 
 
+def cast_points(points: Sequence[Mapping[str, Any]], specs: Mapping[str, _params.ParamSpec],
+                kind: str | None, source: str) -> list[dict[str, Any]]:
+    """Cast every configuration; report every distinct problem of every point at once."""
+    from . import _sweep
+
+    cast: list[dict[str, Any]] = []
+    problems: dict[str, _errors.ParamError] = {}
+    for point in points:
+        try:
+            cast.append(_sweep.apply_point(point, specs, experiment=kind))
+        except _errors.ParamErrors as exc:
+            problems.update((e.detail, e) for e in exc.errors)
+        except _errors.ParamError as exc:
+            problems[exc.detail] = exc
+    if len(problems) == 1:
+        (only,) = problems.values()
+        only.source = source
+        raise only
+    if problems:
+        raise _errors.ParamErrors(list(problems.values()), source=source)
+    return cast
+
+
 def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None,
                  repeats: int) -> list[str]:
     """Folder names before collision suffixes (pure)."""
@@ -73,7 +96,7 @@ def link(xs: ExperimentSet, sweep: str | None, *, config: str | os.PathLike[str]
     kind = _experiment_kind(xs)
     raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
     source = _sweep.render_source(sweep, "argument SWEEP") if sweep else "sweep"
-    overrides = [_sweep.apply_point(p, specs, experiment=kind, source=source) for p in raw_points]
+    overrides = cast_points(raw_points, specs, kind, source)
     names = folder_names(overrides, name, repeats)
     per_name = [o for o in overrides for _ in range(repeats)]
     defaults = {n: s.fresh_default() for n, s in specs.items()}

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+pytest_plugins = ["tests.slurm_cluster"]
+
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
