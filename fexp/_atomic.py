@@ -6,8 +6,8 @@ import contextlib
 import os
 import pathlib
 import tempfile
+import time
 from collections.abc import Iterator
-from typing import Any
 
 from . import _errors
 
@@ -42,34 +42,48 @@ def atomic_write(path: pathlib.Path, text: str | bytes, *, mode: int | None = No
 def locked(lock_path: pathlib.Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold an exclusive inter-process lock on ``lock_path`` (re-entrant in one process).
 
+    The lock is an ``flock`` on the file, so the kernel releases it when its holder dies.
+
     Raises:
         LockTimeout: another process held the lock for longer than ``timeout`` seconds.
     """
-    import filelock
-
-    lock = _lock_for(str(lock_path))
-    try:
-        lock.acquire(timeout=timeout)
-    except filelock.Timeout:
-        raise _errors.LockTimeout(
-            f"another fexp process has held this lock for more than {timeout:g} s; "
-            "retry when it is done",
-            source=str(lock_path),
-        ) from None
+    key = str(lock_path)
+    held = _HELD.get(key)
+    if held is not None:  # re-entrant: this process already holds it
+        _HELD[key] = (held[0], held[1] + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _HELD[key]
+            _HELD[key] = (fd, depth - 1)
+        return
+    fd = _acquire(lock_path, timeout)
+    _HELD[key] = (fd, 1)
     try:
         yield
     finally:
-        lock.release()
+        del _HELD[key]
+        os.close(fd)  # closing the descriptor releases the flock
 
 
-_LOCKS: dict[str, Any] = {}
+_HELD: dict[str, tuple[int, int]] = {}
 
 
-def _lock_for(path: str) -> Any:
-    """One FileLock object per path and process, so nested ``locked`` calls re-enter."""
-    import filelock
+def _acquire(lock_path: pathlib.Path, timeout: float) -> int:
+    import fcntl
 
-    lock = _LOCKS.get(path)
-    if lock is None:
-        lock = _LOCKS[path] = filelock.FileLock(path)
-    return lock
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise _errors.LockTimeout(
+                    f"another fexp process has held this lock for more than {timeout:g} s; "
+                    "retry when it is done", source=str(lock_path)) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)

@@ -174,16 +174,7 @@ def execute(
     params: Annotated[str, typer.Argument(help="the experiment's params.yml")],
 ) -> None:
     """Run one registered experiment from its params.yml (what script.sh calls)."""
-    import pathlib
-
-    from . import _registry
-
-    cls = _registry.resolve(ref)
-    path = pathlib.Path(params)
-    if path.is_dir():
-        path = path / "params.yml"
-    exp = cls.from_params_file(path)
-    _cli_params._run_and_exit(exp)
+    _cli_params.execute(ref, params)
 
 
 # -- config -------------------------------------------------------------------------------

@@ -243,6 +243,22 @@ def _run_and_exit(exp: Experiment) -> None:
         raise SystemExit(1) from None
 
 
+def execute(ref: str, params: str) -> None:
+    """``fexp execute REF params.yml``: load the experiment and run it (what script.sh calls).
+
+    Kept free of Typer so that every launched experiment starts fast.
+    """
+    from . import _registry
+
+    with error_boundary():
+        cls = _registry.resolve(ref)
+        path = pathlib.Path(params)
+        if path.is_dir():
+            path = path / "params.yml"
+        exp = cls.from_params_file(path)
+        _run_and_exit(exp)
+
+
 def main(
     cls: type[Experiment], argv: list[str] | None = None, prog_name: str | None = None
 ) -> None:

@@ -106,13 +106,73 @@ def run(
     ] = 0,
     stop_on_failure: Annotated[bool, typer.Option(help="launch nothing after a failure")] = False,
     progress: Annotated[bool | None, typer.Option(help="show a progress bar")] = None,
+    slurm: Annotated[
+        bool, typer.Option("--slurm", help="submit the selection as ONE SLURM job array")
+    ] = False,
+    time: Annotated[
+        str | None, typer.Option("--time", help="SLURM time limit, e.g. 1:00:00")
+    ] = None,
+    gpus: Annotated[str | None, typer.Option("--gpus", help="SLURM GPUs per job")] = None,
+    cpus: Annotated[int | None, typer.Option("--cpus", help="SLURM CPUs per task")] = None,
+    mem: Annotated[str | None, typer.Option("--mem", help="SLURM memory, e.g. 4G")] = None,
+    partition: Annotated[str | None, typer.Option("--partition", help="SLURM partition")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="SLURM account")] = None,
+    qos: Annotated[str | None, typer.Option("--qos", help="SLURM QOS")] = None,
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", help="array tasks at once")
+    ] = None,
+    sbatch_arg: Annotated[
+        list[str] | None, typer.Option("--sbatch-arg", help="extra sbatch argument (repeat)")
+    ] = None,
+    grace: Annotated[
+        int, typer.Option("--grace", help="seconds of warning (USR1) before the time limit")
+    ] = 120,
+    requeue: Annotated[bool, typer.Option(help="requeue after a time limit or preemption")] = True,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the exact commands and scripts, change nothing")
+    ] = False,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="write the scripts into the set, submit nothing")
+    ] = False,
 ) -> None:
     """Run matching experiments through script.sh: `fexp run PATTERN [LAUNCHER ARGS...]`.
 
-    The launcher defaults to `bash`; e.g. `fexp run '*' screen -dm bash`.
+    The launcher defaults to `bash`; e.g. `fexp run '*' screen -dm bash`,
+    `fexp run '*' sbatch --time 1:00:00` (one job each) or `fexp run '*' --slurm` (one array).
     """
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
+    if slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch":
+        from . import _cluster
+
+        options = _cluster.options_from_cli(
+            time=time,
+            gpus=gpus,
+            cpus=cpus,
+            mem=mem,
+            partition=partition,
+            account=account,
+            qos=qos,
+            max_parallel=max_parallel,
+            extra_args=sbatch_arg or [],
+            grace=grace,
+            requeue=requeue,
+        )
+        result = _cluster.submit(
+            xs,
+            pattern,
+            launcher=[] if slurm else launcher,
+            options=options,
+            array=slurm,
+            mode="dry-run" if dry_run else "generate" if generate else "submit",
+            force=force,
+            retries=retries,
+            stop_on_failure=stop_on_failure,
+        )
+        print(result.render())
+        if result.failed:
+            raise typer.Exit(1)
+        return
     show = progress if progress is not None else sys.stderr.isatty() and jobs > 1
     summary = xs.run(
         pattern,
@@ -177,6 +237,10 @@ def list_(
             sort=sort,
             limit=limit,
         )
+        if any(r.get("slurm") for r in rows):
+            from . import _cluster
+
+            rows = _cluster.refresh(rows)  # one batched squeue for every queued/running job
         return _listing.render(
             rows, csv=csv, json=json, param=param, message=message, display=display, spark=spark
         )
