@@ -86,11 +86,24 @@ def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
     option = typer.Option(
         *names,
         help=help_text,
-        metavar=spec.type_name.upper(),
+        metavar=metavar(spec),
         show_default=False,
         rich_help_panel=PARAM_PANEL,
     )
     return Annotated[Optional[str], option], None  # noqa: UP045
+
+
+def metavar(spec: _params.ParamSpec) -> str:
+    """``[fast|slow]`` for choices (Literal, Enum), else the type in capitals (``LIST[INT]``)."""
+    import enum
+    import typing
+
+    annotation = spec.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        return "[" + "|".join(str(a) for a in typing.get_args(annotation)) + "]"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "[" + "|".join(annotation.__members__) + "]"
+    return spec.type_name.upper()
 
 
 def _control_options() -> list[inspect.Parameter]:
@@ -267,7 +280,11 @@ def main(
         app = build_app(cls)
     args = sys.argv[1:] if argv is None else list(argv)
     name = prog_name or (pathlib.Path(sys.argv[0]).name if argv is None else cls.kind())
-    app(args=args, prog_name=name)
+    try:
+        app(args=args, prog_name=name)
+    except SystemExit as exc:  # Typer always exits; success returns to the caller instead
+        if exc.code not in (0, None):
+            raise
 
 
 def lazy_command_callback(loader: Callable[[], type[Experiment]], prog: str) -> Callable[..., None]:
