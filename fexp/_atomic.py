@@ -6,6 +6,7 @@ import contextlib
 import os
 import pathlib
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -48,25 +49,34 @@ def locked(lock_path: pathlib.Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> It
         LockTimeout: another process held the lock for longer than ``timeout`` seconds.
     """
     key = str(lock_path)
-    held = _HELD.get(key)
-    if held is not None:  # re-entrant: this process already holds it
-        _HELD[key] = (held[0], held[1] + 1)
+    held = _held()
+    if key in held:  # re-entrant: this thread already holds it
+        held[key] += 1
         try:
             yield
         finally:
-            fd, depth = _HELD[key]
-            _HELD[key] = (fd, depth - 1)
+            held[key] -= 1
         return
+    # Each thread opens its own descriptor; flock excludes other descriptors of this process
+    # as well as other processes.
     fd = _acquire(lock_path, timeout)
-    _HELD[key] = (fd, 1)
+    held[key] = 1
     try:
         yield
     finally:
-        del _HELD[key]
+        del held[key]
         os.close(fd)  # closing the descriptor releases the flock
 
 
-_HELD: dict[str, tuple[int, int]] = {}
+_LOCAL = threading.local()
+
+
+def _held() -> dict[str, int]:
+    """Locks held by the current thread (path -> nesting depth)."""
+    held: dict[str, int] | None = getattr(_LOCAL, "held", None)
+    if held is None:
+        held = _LOCAL.held = {}
+    return held
 
 
 def _acquire(lock_path: pathlib.Path, timeout: float) -> int:

@@ -242,3 +242,29 @@ def test_concurrent_writers_lose_no_update(tmp_path: pathlib.Path) -> None:
     assert errors == [(0, "")] * 8
     assert counter.read_text() == "400"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "count.txt"]
+
+
+def test_lock_excludes_threads_of_one_process(tmp_path: pathlib.Path) -> None:
+    """Threads (fexp run --jobs K settles statuses from threads) never hold the lock together."""
+    import threading
+    import time
+
+    lock = tmp_path / "t.lock"
+    inside = []
+    overlaps = []
+
+    def worker() -> None:
+        for _ in range(20):
+            with _atomic.locked(lock):
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(len(inside))
+                time.sleep(0.001)
+                inside.pop()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
