@@ -319,7 +319,9 @@ def render_params(
         note = helps.get(name)
         line = f"{yaml_key(name)}: {yaml_flow(value)}"
         lines.append(f"{line}  # {one_line(note)}" if note else line)
-    return render_template("params.yml.j2", special=yaml_block(ordered), params=lines)
+    # Plain string assembly, not a template: params.yml is rewritten at every status change
+    # of a running experiment, and importing Jinja there would slow every launch.
+    return yaml_block(ordered) + "\n# Parameters\n" + "".join(line + "\n" for line in lines)
 
 
 # --------------------------------------------------------------------------- script.sh

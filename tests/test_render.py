@@ -68,7 +68,7 @@ json_like = st.recursive(
 
 def test_template_dir_holds_the_templates() -> None:
     folder = _render.template_dir()
-    for name in ("defaults.yml.j2", "params.yml.j2", "script.sh.j2"):
+    for name in ("defaults.yml.j2", "script.sh.j2", "sbatch.sh.j2"):
         assert (folder / name).is_file()
 
 
@@ -94,7 +94,7 @@ def test_render_template_rejects_undefined_variables() -> None:
     import jinja2
 
     with pytest.raises(jinja2.UndefinedError):
-        _render.render_template("params.yml.j2", special="")
+        _render.render_template("defaults.yml.j2")
 
 
 def test_render_template_filters() -> None:

@@ -23,7 +23,7 @@ def test_wheel_installs_and_runs_in_a_fresh_virtualenv(tmp_path: pathlib.Path) -
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
-    for template in ("script.sh.j2", "defaults.yml.j2", "params.yml.j2"):
+    for template in ("script.sh.j2", "defaults.yml.j2", "sbatch.sh.j2", "report.html.j2"):
         assert f"fexp/templates/{template}" in names
 
     env_dir = tmp_path / "venv"
