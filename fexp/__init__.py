@@ -40,21 +40,23 @@ _LAZY = {
     "Interrupted": "fexp._runner",
 }
 
-__all__ = sorted([
-    "ConfigError",
-    "Experiment",
-    "ExperimentStateError",
-    "FexpError",
-    "LockTimeout",
-    "ParamError",
-    "ParamSpec",
-    "Root",
-    "SweepError",
-    "YamlError",
-    "current",
-    "experiment",
-    *_LAZY,
-])
+__all__ = sorted(
+    [
+        "ConfigError",
+        "Experiment",
+        "ExperimentStateError",
+        "FexpError",
+        "LockTimeout",
+        "ParamError",
+        "ParamSpec",
+        "Root",
+        "SweepError",
+        "YamlError",
+        "current",
+        "experiment",
+        *_LAZY,
+    ]
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,8 +15,9 @@ from . import _errors
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-def atomic_write(path: pathlib.Path, text: str | bytes, *, mode: int | None = None,
-                 durable: bool = True) -> None:
+def atomic_write(
+    path: pathlib.Path, text: str | bytes, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix.
 
     A unique temporary file in the same folder is written, fsynced and renamed over
@@ -94,6 +95,8 @@ def _acquire(lock_path: pathlib.Path, timeout: float) -> int:
                 os.close(fd)
                 raise _errors.LockTimeout(
                     f"another fexp process has held this lock for more than {timeout:g} s; "
-                    "retry when it is done", source=str(lock_path)) from None
+                    "retry when it is done",
+                    source=str(lock_path),
+                ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.05)

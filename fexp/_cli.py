@@ -99,8 +99,8 @@ def experiments_add(
 
     cls = _registry.resolve(_absolute_ref(ref))
     name = name or cls.kind()
-    reserved = set(app.registered_commands and [c.name or "" for c in app.registered_commands])
-    if name in reserved | {"experiments", "config"} or not name.replace("-", "_").isidentifier():
+    reserved = {c.name or "" for c in app.registered_commands} | {"experiments", "config"}
+    if name in reserved or not name.replace("-", "_").isidentifier():
         raise _errors.ConfigError(
             f"{name!r} cannot be an experiment name (reserved or not an "
             "identifier); choose another NAME",

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 from . import _errors, _params
 
@@ -82,7 +82,7 @@ def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
     if spec.annotation is bool:
         flag = f"{dashed}/--no-{spec.name.replace('_', '-')}"
         option = typer.Option(flag, help=help_text, show_default=False, rich_help_panel=PARAM_PANEL)
-        return Annotated[Optional[bool], option], None  # noqa: UP045 - Typer needs Optional
+        return Annotated[bool | None, option], None
     option = typer.Option(
         *names,
         help=help_text,
@@ -90,7 +90,7 @@ def _option(spec: _params.ParamSpec) -> tuple[Any, Any]:
         show_default=False,
         rich_help_panel=PARAM_PANEL,
     )
-    return Annotated[Optional[str], option], None  # noqa: UP045
+    return Annotated[str | None, option], None
 
 
 def metavar(spec: _params.ParamSpec) -> str:
@@ -122,35 +122,35 @@ def _control_options() -> list[inspect.Parameter]:
     return [
         opt(
             "root",
-            Optional[str],
+            str | None,
             "--root",
-            "-r",  # noqa: UP045
+            "-r",
             help="register the experiment in this folder (default: config 'root')",
         ),
         opt(
             "name",
-            Optional[str],
+            str | None,
             "--name",
-            "-n",  # noqa: UP045
+            "-n",
             help="the experiment's folder name (default: the changed parameters)",
         ),
-        opt("purpose", Optional[str], "--purpose", help="why this experiment exists"),  # noqa: UP045
+        opt("purpose", str | None, "--purpose", help="why this experiment exists"),
         opt(
             "execute",
-            Optional[str],
-            "--execute",  # noqa: UP045
+            str | None,
+            "--execute",
             help="run the experiment described by this params.yml",
         ),
         opt(
             "to_root",
-            Optional[str],
-            "--to-root",  # noqa: UP045
+            str | None,
+            "--to-root",
             help="write defaults.yml and script.sh into this folder, then exit",
         ),
         opt(
             "defaults",
-            Optional[str],
-            "--defaults",  # noqa: UP045
+            str | None,
+            "--defaults",
             help="write defaults.yml into this folder, then exit",
         ),
         opt("debug", bool, "--debug", help="run in a temporary folder, then show it"),

@@ -383,8 +383,8 @@ def plot(
         key,
         rows,
         histories,
-        x=x,
-        group_by=group_by,  # type: ignore[arg-type]
+        x=x,  # type: ignore[arg-type]  # _plot validates it and names --x
+        group_by=group_by,
         out=out,
     )
     skipped = f"; no history for {', '.join(summary.skipped)}" if summary.skipped else ""

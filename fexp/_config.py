@@ -87,8 +87,9 @@ def parse_setting(key: str, text: str) -> Any:
         known = ", ".join(SETTINGS)
         hint = _errors.did_you_mean(key, SETTINGS)
         extra = f" did you mean {hint!r}?" if hint else ""
-        raise _errors.ConfigError(f"unknown setting {key!r};{extra} Known: {known}.",
-                                  source="argument KEY")
+        raise _errors.ConfigError(
+            f"unknown setting {key!r};{extra} Known: {known}.", source="argument KEY"
+        )
     value = _yaml.load(text, source="argument VALUE") if text.strip() else None
     source = f"argument VALUE for {key!r}"
     if key == "header":
@@ -103,7 +104,8 @@ def parse_setting(key: str, text: str) -> Any:
             raise _errors.ConfigError(f"expected true or false, got {text!r}", source=source)
     elif key == "env":
         if not isinstance(value, dict) or not all(
-                isinstance(k, str) and k.isidentifier() for k in value):
+            isinstance(k, str) and k.isidentifier() for k in value
+        ):
             raise _errors.ConfigError("expected a YAML mapping of NAME: value", source=source)
         value = {k: str(v) for k, v in value.items()}
     elif key in ("python", "root") and value is not None:
@@ -122,8 +124,11 @@ def add_set(root: pathlib.Path) -> None:
 
 def known_sets() -> list[pathlib.Path]:
     """Every set this user created that still exists."""
-    return [pathlib.Path(p) for p in load().get("sets") or []
-            if (pathlib.Path(p) / _layout.SET_FILE).exists()]
+    return [
+        pathlib.Path(p)
+        for p in load().get("sets") or []
+        if (pathlib.Path(p) / _layout.SET_FILE).exists()
+    ]
 
 
 def forget_missing_sets() -> list[str]:

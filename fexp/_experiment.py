@@ -20,19 +20,46 @@ if TYPE_CHECKING:
     from tensorboardX import SummaryWriter
 
 Status = Literal[
-    "default", "registered", "queued", "running", "finished", "error",
-    "stopped", "timeout", "preempted", "requeued",
+    "default",
+    "registered",
+    "queued",
+    "running",
+    "finished",
+    "error",
+    "stopped",
+    "timeout",
+    "preempted",
+    "requeued",
 ]
 STATUSES: tuple[str, ...] = (
-    "default", "registered", "queued", "running", "finished", "error",
-    "stopped", "timeout", "preempted", "requeued",
+    "default",
+    "registered",
+    "queued",
+    "running",
+    "finished",
+    "error",
+    "stopped",
+    "timeout",
+    "preempted",
+    "requeued",
 )
 ExistOk = Literal["suffix", "error", "resume"]
 
 # The special keys of params.yml, in the order they are written (SPEC §4).
 SPECIAL_KEYS: tuple[str, ...] = (
-    "_name", "_root", "_status", "_purpose", "_created", "_registered", "_started",
-    "_stopped", "_last", "_messages", "_notes", "_version", "_meta",
+    "_name",
+    "_root",
+    "_status",
+    "_purpose",
+    "_created",
+    "_registered",
+    "_started",
+    "_stopped",
+    "_last",
+    "_messages",
+    "_notes",
+    "_version",
+    "_meta",
 )
 # Further bookkeeping keys fexp adds after the SPEC's special keys.
 EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env")
@@ -46,10 +73,26 @@ def current() -> Experiment | None:
 
 
 # Instance attributes of every Experiment; a parameter may not take one of these names.
-INSTANCE_ATTRIBUTES = frozenset({
-    "params", "directory", "status", "purpose", "messages", "notes", "version", "meta",
-    "created", "registered", "started", "stopped", "last", "extra", "callbacks", "fn",
-})
+INSTANCE_ATTRIBUTES = frozenset(
+    {
+        "params",
+        "directory",
+        "status",
+        "purpose",
+        "messages",
+        "notes",
+        "version",
+        "meta",
+        "created",
+        "registered",
+        "started",
+        "stopped",
+        "last",
+        "extra",
+        "callbacks",
+        "fn",
+    }
+)
 
 
 def check_param_names(owner: str, names: Iterable[str]) -> None:
@@ -59,7 +102,8 @@ def check_param_names(owner: str, names: Iterable[str]) -> None:
     if clashes:
         raise _errors.ConfigError(
             f"experiment {owner!r}: parameter name(s) {', '.join(clashes)} clash with "
-            "Experiment attributes (or start with '_'); rename them")
+            "Experiment attributes (or start with '_'); rename them"
+        )
 
 
 class _ParamSpecs:
@@ -94,8 +138,13 @@ class Experiment:
     _param_specs: ClassVar[dict[str, _params.ParamSpec] | None] = None
     _ref: ClassVar[str | None] = None
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, name: str | None = None,
-                 purpose: str = "", **overrides: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        purpose: str = "",
+        **overrides: Any,
+    ) -> None:
         specs = type(self).param_specs
         self.params: dict[str, Any] = {n: s.fresh_default() for n, s in specs.items()}
         self.params.update(_params.validate_overrides(specs, overrides, experiment=self.kind()))
@@ -167,8 +216,11 @@ class Experiment:
                 f"cannot change the parameters of experiment {self.name!r} with status "
                 f"{self.status!r}"
             )
-        self.params.update(_params.validate_overrides(
-            type(self).param_specs, values, experiment=self.kind(), source=source))
+        self.params.update(
+            _params.validate_overrides(
+                type(self).param_specs, values, experiment=self.kind(), source=source
+            )
+        )
         self._sync_attributes()
         if self.directory is not None:
             self.save()
@@ -182,11 +234,19 @@ class Experiment:
     def state(self) -> dict[str, Any]:
         """The special keys as written to params.yml."""
         special: dict[str, Any] = {
-            "_name": self.name, "_root": str(self.root) if self.root else None,
-            "_status": self.status, "_purpose": self.purpose, "_created": self.created,
-            "_registered": self.registered, "_started": self.started, "_stopped": self.stopped,
-            "_last": self.last, "_messages": dict(self.messages), "_notes": list(self.notes),
-            "_version": self.version, "_meta": self.meta,
+            "_name": self.name,
+            "_root": str(self.root) if self.root else None,
+            "_status": self.status,
+            "_purpose": self.purpose,
+            "_created": self.created,
+            "_registered": self.registered,
+            "_started": self.started,
+            "_stopped": self.stopped,
+            "_last": self.last,
+            "_messages": dict(self.messages),
+            "_notes": list(self.notes),
+            "_version": self.version,
+            "_meta": self.meta,
         }
         special.update({k: v for k, v in self.extra.items() if k in EXTRA_KEYS})
         return special
@@ -204,20 +264,23 @@ class Experiment:
         with _atomic.locked(directory.parent / _layout.LOCK_FILE):
             _atomic.atomic_write(directory / _layout.PARAMS_FILE, self.render_params())
 
-    def load_state(self, data: Mapping[str, Any], *, source: str | None = None,
-                   copy_only_params: bool = False) -> None:
+    def load_state(
+        self, data: Mapping[str, Any], *, source: str | None = None, copy_only_params: bool = False
+    ) -> None:
         """Set parameters and (unless ``copy_only_params``) status keys from params.yml data."""
         specs = type(self).param_specs
         values = {k: v for k, v in data.items() if not str(k).startswith("_")}
-        self.params.update(_params.validate_overrides(
-            specs, values, experiment=self.kind(), source=source))
+        self.params.update(
+            _params.validate_overrides(specs, values, experiment=self.kind(), source=source)
+        )
         self._sync_attributes()
         if copy_only_params:
             return
         status = data.get("_status", "registered")
         if status not in STATUSES:
             raise _errors.YamlError(
-                f"_status {status!r} is not one of {', '.join(STATUSES)}", source=source)
+                f"_status {status!r} is not one of {', '.join(STATUSES)}", source=source
+            )
         self.status = status
         self.purpose = data.get("_purpose") or ""
         for key in ("created", "registered", "started", "stopped", "last"):
@@ -254,8 +317,14 @@ class Experiment:
         return self
 
     # -- registration ---------------------------------------------------------------------
-    def register(self, root: str | os.PathLike[str], name: str | None = None, purpose: str = "",
-                 exist_ok: ExistOk = "suffix", restart: bool = False) -> Experiment:
+    def register(
+        self,
+        root: str | os.PathLike[str],
+        name: str | None = None,
+        purpose: str = "",
+        exist_ok: ExistOk = "suffix",
+        restart: bool = False,
+    ) -> Experiment:
         """Create ``root/name/params.yml`` and set status ``registered``.
 
         Args:
@@ -271,7 +340,8 @@ class Experiment:
             exist_ok = "resume"
         if exist_ok not in ("suffix", "error", "resume"):
             raise _errors.ConfigError(
-                f"exist_ok must be 'suffix', 'error' or 'resume', got {exist_ok!r}")
+                f"exist_ok must be 'suffix', 'error' or 'resume', got {exist_ok!r}"
+            )
         root = pathlib.Path(root).absolute()
         if name is None:
             specs = type(self).param_specs
@@ -318,8 +388,12 @@ class Experiment:
                 if exist_ok == "error":
                     raise _errors.ExperimentStateError(
                         f"an experiment called {candidate!r} already exists; choose another "
-                        "--name or pass exist_ok='suffix'", source=str(root)) from None
-                candidate = _naming.unique_name(name, {candidate}) if index == 1 else f"{name}_{index}"
+                        "--name or pass exist_ok='suffix'",
+                        source=str(root),
+                    ) from None
+                candidate = (
+                    _naming.unique_name(name, {candidate}) if index == 1 else f"{name}_{index}"
+                )
         raise _errors.ExperimentStateError(f"no free name for {name!r}", source=str(root))
 
     @classmethod
@@ -331,12 +405,20 @@ class Experiment:
         path = pathlib.Path(getattr(module, "__file__", None) or os.getcwd())
         fn = getattr(cls, "fn", None)
         return _meta.version_info(
-            module=cls.__module__, function=cls.kind() if fn is not None else None,
-            cls=None if fn is not None else cls.__qualname__, path=path)
+            module=cls.__module__,
+            function=cls.kind() if fn is not None else None,
+            cls=None if fn is not None else cls.__qualname__,
+            path=path,
+        )
 
     # -- results --------------------------------------------------------------------------
-    def message(self, values: Mapping[str, Any], keep: str = "latest",
-                leader: str | None = None, step: int | None = None) -> None:
+    def message(
+        self,
+        values: Mapping[str, Any],
+        keep: str = "latest",
+        leader: str | None = None,
+        step: int | None = None,
+    ) -> None:
         """Record scalar results; the full history is kept in ``messages.jsonl``.
 
         Args:
@@ -386,21 +468,37 @@ class Experiment:
 
         return _metadata.read(self.paths.metadata, name, type_)
 
-    def save_checkpoint(self, target: Any, step: int, prefix: str = "checkpoint_", keep: int | None = 1,
-                        overwrite: bool = False, keep_every_n_steps: int | None = None) -> pathlib.Path:
+    def save_checkpoint(
+        self,
+        target: Any,
+        step: int,
+        prefix: str = "checkpoint_",
+        keep: int | None = 1,
+        overwrite: bool = False,
+        keep_every_n_steps: int | None = None,
+    ) -> pathlib.Path:
         """Save ``target`` (a numpy pytree, state_dict object or picklable) atomically."""
         from . import _checkpoint
 
-        return _checkpoint.save(self.paths.checkpoints, target, step, prefix=prefix, keep=keep,
-                                overwrite=overwrite, keep_every_n_steps=keep_every_n_steps)
+        return _checkpoint.save(
+            self.paths.checkpoints,
+            target,
+            step,
+            prefix=prefix,
+            keep=keep,
+            overwrite=overwrite,
+            keep_every_n_steps=keep_every_n_steps,
+        )
 
-    def restore_checkpoint(self, target: Any = None, step: int | None = None,
-                           prefix: str = "checkpoint_") -> Any:
+    def restore_checkpoint(
+        self, target: Any = None, step: int | None = None, prefix: str = "checkpoint_"
+    ) -> Any:
         """Restore the latest (or a given step's) checkpoint; ``target`` when none exists."""
         from . import _checkpoint
 
-        return _checkpoint.restore(self.paths.checkpoints, target, step=step, prefix=prefix,
-                                   default=target)
+        return _checkpoint.restore(
+            self.paths.checkpoints, target, step=step, prefix=prefix, default=target
+        )
 
     @property
     def summary_writer(self) -> SummaryWriter:
@@ -422,19 +520,24 @@ class Experiment:
     def assert_new(self) -> None:
         """Raise unless the experiment folder is empty or absent (apart from params.yml)."""
         directory = self._require_directory()
-        extra = [p.name for p in directory.iterdir()
-                 if p.name not in (_layout.PARAMS_FILE,)] if directory.exists() else []
+        extra = (
+            [p.name for p in directory.iterdir() if p.name not in (_layout.PARAMS_FILE,)]
+            if directory.exists()
+            else []
+        )
         if extra:
             raise _errors.ExperimentStateError(
                 f"experiment folder is not new; it holds {', '.join(sorted(extra))}",
-                source=str(directory))
+                source=str(directory),
+            )
 
     def assert_exists(self) -> None:
         """Raise unless the experiment folder and its params.yml exist."""
         directory = self._require_directory()
         if not (directory / _layout.PARAMS_FILE).exists():
-            raise _errors.ExperimentStateError("experiment folder does not exist",
-                                               source=str(directory))
+            raise _errors.ExperimentStateError(
+                "experiment folder does not exist", source=str(directory)
+            )
 
     def clear(self) -> None:
         """Delete everything the runs produced, keeping params.yml; status -> registered."""
@@ -513,19 +616,26 @@ class Experiment:
         target = pathlib.Path(directory)
         target.mkdir(parents=True, exist_ok=True)
         text = _render.render_defaults(
-            list(cls.param_specs.values()), version=cls.version_info(), description=cls.description)
+            list(cls.param_specs.values()), version=cls.version_info(), description=cls.description
+        )
         _atomic.atomic_write(target / _layout.DEFAULTS_FILE, text)
         return target / _layout.DEFAULTS_FILE
 
     @classmethod
-    def to_root(cls, directory: str | os.PathLike[str], *, header_lines: list[str] | None = None,
-                env: Mapping[str, str] | None = None) -> pathlib.Path:
+    def to_root(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        header_lines: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> pathlib.Path:
         """Write ``defaults.yml`` and an executable ``script.sh`` into ``directory``."""
         from . import _scripts
 
         cls.to_defaults(directory)
-        return _scripts.write_script(pathlib.Path(directory), cls.reference(),
-                                     header_lines=header_lines, env=env)
+        return _scripts.write_script(
+            pathlib.Path(directory), cls.reference(), header_lines=header_lines, env=env
+        )
 
     @classmethod
     def main(cls, argv: list[str] | None = None) -> None:

@@ -51,14 +51,17 @@ class ExperimentSet:
         if not self.paths.state.exists():
             raise _errors.ExperimentStateError(
                 f"no experiment set here ({_layout.SET_FILE} missing); create one with "
-                "`fexp init NAME -r DIR`", source=str(self.root))
+                "`fexp init NAME -r DIR`",
+                source=str(self.root),
+            )
         data = _yaml.read_mapping(self.paths.state)
         experiments = data.get("experiments")
         if experiments is None:
             experiments = {}
         if not isinstance(experiments, dict):
-            raise _errors.YamlError("'experiments' must be a mapping of name -> overrides",
-                                    source=str(self.paths.state))
+            raise _errors.YamlError(
+                "'experiments' must be a mapping of name -> overrides", source=str(self.paths.state)
+            )
         data["experiments"] = experiments
         return data
 
@@ -94,13 +97,20 @@ class ExperimentSet:
             return dict(cls.param_specs)
         defaults = _yaml.read_mapping(self.paths.defaults)
         return _sweep.specs_from_defaults(
-            {k: v for k, v in defaults.items() if not str(k).startswith("_")})
+            {k: v for k, v in defaults.items() if not str(k).startswith("_")}
+        )
 
     @classmethod
-    def init(cls, root: str | os.PathLike[str], experiment: str | type[Experiment] | None = None,
-             *, script: str | os.PathLike[str] | None = None,
-             defaults: str | os.PathLike[str] | None = None, purpose: str = "",
-             env: Mapping[str, str] | None = None) -> ExperimentSet:
+    def init(
+        cls,
+        root: str | os.PathLike[str],
+        experiment: str | type[Experiment] | None = None,
+        *,
+        script: str | os.PathLike[str] | None = None,
+        defaults: str | os.PathLike[str] | None = None,
+        purpose: str = "",
+        env: Mapping[str, str] | None = None,
+    ) -> ExperimentSet:
         """Create a set from an experiment (registered name, ``module:attr``, or class), or
         from ``script`` + ``defaults`` for experiments that are not Python."""
         from . import _config
@@ -109,22 +119,32 @@ class ExperimentSet:
         if xs.exists():
             raise _errors.ExperimentStateError(
                 "an experiment set already exists here; use it, or choose another -r DIR",
-                source=str(xs.root))
+                source=str(xs.root),
+            )
         if (experiment is None) == (script is None):
             raise _errors.ConfigError(
-                "give either an experiment (NAME or module:attr) or --script with --defaults")
+                "give either an experiment (NAME or module:attr) or --script with --defaults"
+            )
         if script is not None and defaults is None:
-            raise _errors.ConfigError("--script needs --defaults (the parameters' defaults.yml)",
-                                      source="option --defaults")
+            raise _errors.ConfigError(
+                "--script needs --defaults (the parameters' defaults.yml)",
+                source="option --defaults",
+            )
         exp_cls = resolve_experiment(experiment) if experiment is not None else None
         xs.root.mkdir(parents=True, exist_ok=True)
         created_files: list[pathlib.Path] = []
         try:
             with xs.locked():
                 created_files = xs._write_definition(exp_cls, script, defaults, env)
-                state = {"created": _meta.now_iso(), "purpose": purpose, "notes": [],
-                         "ref": exp_cls.reference() if exp_cls else None,
-                         "root": str(xs.root), "env": dict(env or {}), "experiments": {}}
+                state: dict[str, Any] = {
+                    "created": _meta.now_iso(),
+                    "purpose": purpose,
+                    "notes": [],
+                    "ref": exp_cls.reference() if exp_cls else None,
+                    "root": str(xs.root),
+                    "env": dict(env or {}),
+                    "experiments": {},
+                }
                 xs._write_state(state)
         except BaseException:
             for path in [*created_files, xs.paths.state, xs.paths.lock]:
@@ -133,10 +153,13 @@ class ExperimentSet:
         _config.add_set(xs.root)
         return xs
 
-    def _write_definition(self, exp_cls: type[Experiment] | None,
-                          script: str | os.PathLike[str] | None,
-                          defaults: str | os.PathLike[str] | None,
-                          env: Mapping[str, str] | None) -> list[pathlib.Path]:
+    def _write_definition(
+        self,
+        exp_cls: type[Experiment] | None,
+        script: str | os.PathLike[str] | None,
+        defaults: str | os.PathLike[str] | None,
+        env: Mapping[str, str] | None,
+    ) -> list[pathlib.Path]:
         from . import _scripts
 
         if exp_cls is not None:
@@ -153,10 +176,18 @@ class ExperimentSet:
         return [self.paths.defaults, self.paths.script]
 
     # -- link -----------------------------------------------------------------------------
-    def link(self, sweep: str | None = None, *, config: str | os.PathLike[str] | None = None,
-             repeats: int = 1, name: str | None = None, purpose: str = "",
-             samples: int | None = None, seed: int | None = None,
-             points: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+    def link(
+        self,
+        sweep: str | None = None,
+        *,
+        config: str | os.PathLike[str] | None = None,
+        repeats: int = 1,
+        name: str | None = None,
+        purpose: str = "",
+        samples: int | None = None,
+        seed: int | None = None,
+        points: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[str]:
         """Register one experiment per configuration of a sweep; return their names.
 
         Args:
@@ -169,8 +200,17 @@ class ExperimentSet:
         """
         from . import _linking
 
-        return _linking.link(self, sweep, config=config, repeats=repeats, name=name,
-                             purpose=purpose, samples=samples, seed=seed, points=points)
+        return _linking.link(
+            self,
+            sweep,
+            config=config,
+            repeats=repeats,
+            name=name,
+            purpose=purpose,
+            samples=samples,
+            seed=seed,
+            points=points,
+        )
 
     # -- maintenance ----------------------------------------------------------------------
     def unlink(self, pattern: str) -> list[str]:
@@ -223,8 +263,9 @@ class ExperimentSet:
         special = {k: v for k, v in data.items() if str(k).startswith("_")}
         params = {k: v for k, v in data.items() if not str(k).startswith("_")}
         helps = {n: s.help for n, s in self._specs_or_empty().items()}
-        _atomic.atomic_write(directory / _layout.PARAMS_FILE,
-                             _render.render_params(special, params, helps))
+        _atomic.atomic_write(
+            directory / _layout.PARAMS_FILE, _render.render_params(special, params, helps)
+        )
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
         try:
@@ -237,8 +278,9 @@ class ExperimentSet:
         from ._experiment import STATUSES
 
         if status not in STATUSES:
-            raise _errors.ConfigError(f"unknown status {status!r}; one of {', '.join(STATUSES)}",
-                                      source="option --status")
+            raise _errors.ConfigError(
+                f"unknown status {status!r}; one of {', '.join(STATUSES)}", source="option --status"
+            )
         with self.locked():
             names = self.names(pattern)
             for name in names:
@@ -289,14 +331,30 @@ class ExperimentSet:
                 _scripts.write_script(self.root, state["ref"], env=state["env"])
 
     # -- running and finding --------------------------------------------------------------
-    def run(self, pattern: str | None = None, launcher: Sequence[str] = ("bash",), *,
-            jobs: int = 1, force: bool = False, retries: int = 0,
-            stop_on_failure: bool = False, progress: bool = False) -> RunSummary:
+    def run(
+        self,
+        pattern: str | None = None,
+        launcher: Sequence[str] = ("bash",),
+        *,
+        jobs: int = 1,
+        force: bool = False,
+        retries: int = 0,
+        stop_on_failure: bool = False,
+        progress: bool = False,
+    ) -> RunSummary:
         """Run matching ``registered`` experiments through script.sh (``force``: any status)."""
         from ._launchers import local
 
-        return local.run_set(self, pattern, launcher, jobs=jobs, force=force, retries=retries,
-                             stop_on_failure=stop_on_failure, progress=progress)
+        return local.run_set(
+            self,
+            pattern,
+            launcher,
+            jobs=jobs,
+            force=force,
+            retries=retries,
+            stop_on_failure=stop_on_failure,
+            progress=progress,
+        )
 
     def find(self, pattern: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         """Rows for this set's experiments (see ``fexp.find``)."""
@@ -328,6 +386,6 @@ def resolve_experiment(experiment: str | type[Experiment]) -> type[Experiment]:
         extra = f" Did you mean {hint!r}?" if hint else ""
         raise _errors.ConfigError(
             f"no experiment registered as {experiment!r}.{extra} Registered: {known}. Add one "
-            "with `fexp experiments add module:attr NAME`, or pass module:attr directly.")
+            "with `fexp experiments add module:attr NAME`, or pass module:attr directly."
+        )
     return _registry.resolve(entry["ref"])
-

@@ -26,24 +26,49 @@ def row_from_data(directory: pathlib.Path, data: dict[str, Any], set_root: str) 
     if records:
         messages.update(_messages.replay(records))
     return {
-        "name": directory.name, "path": str(directory), "set": set_root,
-        "status": data.get("_status", "registered"), "created": data.get("_created"),
-        "registered": data.get("_registered"), "started": data.get("_started"),
-        "stopped": data.get("_stopped"), "last": data.get("_last"),
-        "purpose": data.get("_purpose") or "", "params": params, "messages": messages,
-        "version": data.get("_version") or {}, "meta": data.get("_meta") or {},
-        "notes": list(data.get("_notes") or []), "error": None,
-        "slurm": data.get("_slurm"), "attempts": len(data.get("_attempts") or []),
+        "name": directory.name,
+        "path": str(directory),
+        "set": set_root,
+        "status": data.get("_status", "registered"),
+        "created": data.get("_created"),
+        "registered": data.get("_registered"),
+        "started": data.get("_started"),
+        "stopped": data.get("_stopped"),
+        "last": data.get("_last"),
+        "purpose": data.get("_purpose") or "",
+        "params": params,
+        "messages": messages,
+        "version": data.get("_version") or {},
+        "meta": data.get("_meta") or {},
+        "notes": list(data.get("_notes") or []),
+        "error": None,
+        "slurm": data.get("_slurm"),
+        "attempts": len(data.get("_attempts") or []),
         "requeues": data.get("_requeues", 0),
     }
 
 
 def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
     return {
-        "name": directory.name, "path": str(directory), "set": set_root, "status": "corrupt",
-        "created": None, "registered": None, "started": None, "stopped": None, "last": None,
-        "purpose": "", "params": {}, "messages": {}, "version": {}, "meta": {}, "notes": [],
-        "error": reason, "slurm": None, "attempts": 0, "requeues": 0,
+        "name": directory.name,
+        "path": str(directory),
+        "set": set_root,
+        "status": "corrupt",
+        "created": None,
+        "registered": None,
+        "started": None,
+        "stopped": None,
+        "last": None,
+        "purpose": "",
+        "params": {},
+        "messages": {},
+        "version": {},
+        "meta": {},
+        "notes": [],
+        "error": reason,
+        "slurm": None,
+        "attempts": 0,
+        "requeues": 0,
     }
 
 
@@ -79,8 +104,9 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
         try:
             regex = re.compile(pattern[3:])
         except re.error as exc:
-            raise _errors.ConfigError(f"bad regular expression: {exc}",
-                                      source=f"pattern {pattern!r}") from None
+            raise _errors.ConfigError(
+                f"bad regular expression: {exc}", source=f"pattern {pattern!r}"
+            ) from None
         return [n for n in names if regex.search(n)]
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
@@ -98,11 +124,19 @@ def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
     return [read_row(d, str(root)) for d in dirs if d.name in chosen]
 
 
-def find(root: str | os.PathLike[str] | None = None, pattern: str | None = None, *,
-         where: Sequence[str] = (), status: Sequence[str] = (), all_sets: bool = False,
-         types_match: str | None = None, missing_entry: bool | str = False,
-         sort: str | None = None, limit: int | None = None, mode: str = "experiment",
-         ) -> list[Row]:
+def find(
+    root: str | os.PathLike[str] | None = None,
+    pattern: str | None = None,
+    *,
+    where: Sequence[str] = (),
+    status: Sequence[str] = (),
+    all_sets: bool = False,
+    types_match: str | None = None,
+    missing_entry: bool | str = False,
+    sort: str | None = None,
+    limit: int | None = None,
+    mode: str = "experiment",
+) -> list[Row]:
     """Find experiments and return one dict per experiment (or per set with ``mode="set"``).
 
     Example:
@@ -118,9 +152,16 @@ def find(root: str | os.PathLike[str] | None = None, pattern: str | None = None,
         if not set_root.is_dir():
             raise _errors.ConfigError("no such folder", source=str(set_root))
         rows.extend(rows_for_set(set_root))
-    rows = _query.select(rows, pattern=pattern, where=where, status=status,
-                         types_match=types_match, missing_entry=missing_entry, sort=sort,
-                         limit=limit)
+    rows = _query.select(
+        rows,
+        pattern=pattern,
+        where=where,
+        status=status,
+        types_match=types_match,
+        missing_entry=missing_entry,
+        sort=sort,
+        limit=limit,
+    )
     if mode == "set":
         return _query.group_by_set(rows)
     if mode != "experiment":
@@ -128,8 +169,9 @@ def find(root: str | os.PathLike[str] | None = None, pattern: str | None = None,
     return rows
 
 
-def find_df(root: str | os.PathLike[str] | None = None, pattern: str | None = None,
-            **kwargs: Any) -> pandas.DataFrame:
+def find_df(
+    root: str | os.PathLike[str] | None = None, pattern: str | None = None, **kwargs: Any
+) -> pandas.DataFrame:
     """``find`` as a pandas DataFrame (needs the ``pandas`` extra)."""
     from . import _query
 

@@ -19,9 +19,14 @@ if TYPE_CHECKING:
     from ._expset import ExperimentSet
 
 
-def plan_points(sweep: str | None, *, config: str | os.PathLike[str] | None,
-                samples: int | None, seed: int | None,
-                points: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+def plan_points(
+    sweep: str | None,
+    *,
+    config: str | os.PathLike[str] | None,
+    samples: int | None,
+    seed: int | None,
+    points: Sequence[Mapping[str, Any]] | None,
+) -> list[dict[str, Any]]:
     """The raw configurations a link request asks for (config file first, then the sweep)."""
     from . import _sweep
 
@@ -32,16 +37,21 @@ def plan_points(sweep: str | None, *, config: str | os.PathLike[str] | None,
         raw = [{}]
     elif samples is not None:
         if samples < 1:
-            raise _errors.ConfigError(f"--samples must be at least 1, got {samples}",
-                                      source="option --samples")
+            raise _errors.ConfigError(
+                f"--samples must be at least 1, got {samples}", source="option --samples"
+            )
         raw = _sweep.sample_sweep(sweep, samples, seed)
     else:
         raw = _sweep.parse_sweep(sweep)
     return [_sweep.merge(base, point) for point in raw]
 
 
-def cast_points(points: Sequence[Mapping[str, Any]], specs: Mapping[str, _params.ParamSpec],
-                kind: str | None, source: str) -> list[dict[str, Any]]:
+def cast_points(
+    points: Sequence[Mapping[str, Any]],
+    specs: Mapping[str, _params.ParamSpec],
+    kind: str | None,
+    source: str,
+) -> list[dict[str, Any]]:
     """Cast every configuration; report every distinct problem of every point at once."""
     from . import _sweep
 
@@ -63,14 +73,14 @@ def cast_points(points: Sequence[Mapping[str, Any]], specs: Mapping[str, _params
     return cast
 
 
-def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None,
-                 repeats: int) -> list[str]:
+def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None, repeats: int) -> list[str]:
     """Folder names before collision suffixes (pure)."""
     from . import _naming
 
     if repeats < 1:
-        raise _errors.ConfigError(f"-x/--repeats must be at least 1, got {repeats}",
-                                  source="option --repeats")
+        raise _errors.ConfigError(
+            f"-x/--repeats must be at least 1, got {repeats}", source="option --repeats"
+        )
     if name is not None:
         _naming.check_name(name)
     bases = []
@@ -85,9 +95,18 @@ def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None,
     return [n for base in bases for n in _naming.repeat_names(base, repeats)]
 
 
-def link(xs: ExperimentSet, sweep: str | None, *, config: str | os.PathLike[str] | None,
-         repeats: int, name: str | None, purpose: str, samples: int | None, seed: int | None,
-         points: Sequence[Mapping[str, Any]] | None) -> list[str]:
+def link(
+    xs: ExperimentSet,
+    sweep: str | None,
+    *,
+    config: str | os.PathLike[str] | None,
+    repeats: int,
+    name: str | None,
+    purpose: str,
+    samples: int | None,
+    seed: int | None,
+    points: Sequence[Mapping[str, Any]] | None,
+) -> list[str]:
     """See ``ExperimentSet.link``."""
     from . import _sweep
 
@@ -118,8 +137,14 @@ def _version(xs: ExperimentSet) -> dict[str, Any]:
     return dict(defaults.get("_version") or {})
 
 
-def _write(xs: ExperimentSet, names: list[str], overrides: list[dict[str, Any]],
-           defaults: dict[str, Any], helps: dict[str, str], purpose: str) -> list[str]:
+def _write(
+    xs: ExperimentSet,
+    names: list[str],
+    overrides: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    helps: dict[str, str],
+    purpose: str,
+) -> list[str]:
     from . import _naming, _render
 
     state = xs.state()
@@ -129,19 +154,33 @@ def _write(xs: ExperimentSet, names: list[str], overrides: list[dict[str, Any]],
     created: list[pathlib.Path] = []
     final: list[str] = []
     try:
-        for base, override in zip(names, overrides):
+        for base, override in zip(names, overrides, strict=True):
             folder = _naming.unique_name(base, taken)
             taken.add(folder)
             directory = xs.root / folder
             directory.mkdir()
             created.append(directory)
-            special = {"_name": folder, "_root": str(xs.root), "_status": "registered",
-                       "_purpose": purpose, "_created": now, "_registered": now,
-                       "_started": None, "_stopped": None, "_last": None, "_messages": {},
-                       "_notes": [], "_version": version, "_meta": {}}
+            special: dict[str, Any] = {
+                "_name": folder,
+                "_root": str(xs.root),
+                "_status": "registered",
+                "_purpose": purpose,
+                "_created": now,
+                "_registered": now,
+                "_started": None,
+                "_stopped": None,
+                "_last": None,
+                "_messages": {},
+                "_notes": [],
+                "_version": version,
+                "_meta": {},
+            }
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
-            _atomic.atomic_write(directory / _layout.PARAMS_FILE,
-                                 _render.render_params(special, params, helps), durable=False)
+            _atomic.atomic_write(
+                directory / _layout.PARAMS_FILE,
+                _render.render_params(special, params, helps),
+                durable=False,
+            )
             state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
             final.append(folder)
         xs._write_state(state)

@@ -25,8 +25,11 @@ def parse_display(text: str | None) -> _query.Display:
         if group not in GROUPS:
             hint = _errors.did_you_mean(group, GROUPS)
             raise _errors.ConfigError(
-                f"unknown column group {group!r}" + (f"; did you mean {hint!r}?" if hint else "")
-                + f" Known: {', '.join(GROUPS)}.", source="option --show")
+                f"unknown column group {group!r}"
+                + (f"; did you mean {hint!r}?" if hint else "")
+                + f" Known: {', '.join(GROUPS)}.",
+                source="option --show",
+            )
         values[group] = not hide
     return _query.Display(**values)
 
@@ -40,20 +43,31 @@ def spark_column(rows: Sequence[dict[str, Any]], key: str) -> dict[str, str]:
     lines = {}
     for row in rows:
         records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
-        values = [v for _, _, v in _messages.history(records, key)
-                  if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        values = [
+            v
+            for _, _, v in _messages.history(records, key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
         lines[row["path"]] = _plot.sparkline([float(v) for v in values], width=20) if values else ""
     return lines
 
 
-def render(rows: list[dict[str, Any]], *, csv: bool = False, json: bool = False,
-           param: str | None = None, message: str | None = None,
-           display: _query.Display | None = None, spark: str | None = None) -> str:
+def render(
+    rows: list[dict[str, Any]],
+    *,
+    csv: bool = False,
+    json: bool = False,
+    param: str | None = None,
+    message: str | None = None,
+    display: _query.Display | None = None,
+    spark: str | None = None,
+) -> str:
     """The text ``fexp list`` prints."""
     if json:
         return _query.render_json(rows) + "\n"
-    cols = _query.columns(rows, param_regex=param, msg_regex=message,
-                          show=display or _query.Display())
+    cols = _query.columns(
+        rows, param_regex=param, msg_regex=message, show=display or _query.Display()
+    )
     if spark:
         sparks = spark_column(rows, spark)
         cols.append(_query.Column(f"{spark} ~", lambda row: sparks.get(row["path"], "")))
@@ -65,8 +79,12 @@ def render(rows: list[dict[str, Any]], *, csv: bool = False, json: bool = False,
 
     buffer = io.StringIO()
     width = max(shutil.get_terminal_size((200, 24)).columns, 80)
-    console = Console(file=buffer, width=width, force_terminal=sys.stdout.isatty(),
-                      color_system="auto" if sys.stdout.isatty() else None)
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=sys.stdout.isatty(),
+        color_system="auto" if sys.stdout.isatty() else None,
+    )
     console.print(_query.render_table(rows, cols))
     return buffer.getvalue()
 
@@ -74,8 +92,9 @@ def render(rows: list[dict[str, Any]], *, csv: bool = False, json: bool = False,
 def watch(render_fn: Callable[[], str], every: float) -> None:
     """Re-render until interrupted (Ctrl-C)."""
     if every <= 0:
-        raise _errors.ConfigError(f"--watch needs a positive interval, got {every}",
-                                  source="option --watch")
+        raise _errors.ConfigError(
+            f"--watch needs a positive interval, got {every}", source="option --watch"
+        )
     try:
         while True:
             text = render_fn()

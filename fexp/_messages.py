@@ -117,7 +117,9 @@ def replay(records: Iterable[Mapping[str, Any]]) -> dict[str, Scalar]:
     """Derive the current messages from log records, applying each record's keep rule."""
     current: dict[str, Scalar] = {}
     for record in records:
-        current.update(apply(current, record["m"], record.get("keep", "latest"), record.get("leader")))
+        current.update(
+            apply(current, record["m"], record.get("keep", "latest"), record.get("leader"))
+        )
     return current
 
 

@@ -16,8 +16,11 @@ def _path(directory: pathlib.Path, name: str) -> pathlib.Path:
 
 def write(directory: pathlib.Path, name: str, obj: Any) -> pathlib.Path:
     """Write ``obj`` (a dataclass instance or plain data) to ``directory/name.yml``."""
-    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) \
+    data = (
+        dataclasses.asdict(obj)
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type)
         else obj
+    )
     directory.mkdir(parents=True, exist_ok=True)
     path = _path(directory, name)
     _atomic.atomic_write(path, _render.yaml_block({"value": _params.to_plain(data)}))
@@ -31,8 +34,9 @@ def read(directory: pathlib.Path, name: str, type_: type | None = None) -> Any:
         return data
     if dataclasses.is_dataclass(type_):
         if not isinstance(data, dict):
-            raise _errors.YamlError(f"expected a mapping for {type_.__name__}",
-                                    source=str(_path(directory, name)))
+            raise _errors.YamlError(
+                f"expected a mapping for {type_.__name__}", source=str(_path(directory, name))
+            )
         return _build_dataclass(type_, data)
     return type_(data)
 

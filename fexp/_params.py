@@ -265,7 +265,7 @@ def _cast_tuple(args: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
         return tuple(_cast_item(args[0], v, i) for i, v in enumerate(value))
     if len(args) != len(value):
         raise _Mismatch(f"expected {len(args)} items, got {len(value)}")
-    return tuple(_cast_item(a, v, i) for i, (a, v) in enumerate(zip(args, value)))
+    return tuple(_cast_item(a, v, i) for i, (a, v) in enumerate(zip(args, value, strict=True)))
 
 
 def _cast_dict(args: tuple[Any, ...], value: Any) -> dict[Any, Any]:

@@ -22,8 +22,9 @@ def dic_to_yaml(dic: Mapping[str, Any]) -> str:
     return _render.yaml_block(dict(dic))
 
 
-def dic_from_yml(*, string: str | None = None,
-                 path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def dic_from_yml(
+    *, string: str | None = None, path: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Read a mapping from a YAML ``string`` or file ``path`` with the safe loader."""
     if (string is None) == (path is None):
         raise _errors.ConfigError("pass exactly one of string= or path=")

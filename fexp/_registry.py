@@ -27,7 +27,8 @@ def reference_for(cls: type[Any]) -> str:
         if not file:
             raise _errors.ConfigError(
                 f"experiment {cls.__name__!r} was defined interactively; define it in a file "
-                "so that script.sh can load it")
+                "so that script.sh can load it"
+            )
         return f"{pathlib.Path(file).resolve()}:{attr}"
     return f"{cls.__module__}:{attr}"
 
@@ -37,7 +38,8 @@ def split_reference(ref: str) -> tuple[str, str]:
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr or not all(p.isidentifier() for p in attr.split(".")):
         raise _errors.ConfigError(
-            f"experiment reference {ref!r} must look like 'module:attr' or 'path/file.py:attr'")
+            f"experiment reference {ref!r} must look like 'module:attr' or 'path/file.py:attr'"
+        )
     return target, attr
 
 
@@ -84,19 +86,23 @@ def resolve(ref: str) -> type[Experiment]:
         raise
     except ModuleNotFoundError as exc:
         raise _errors.ConfigError(
-            f"experiment reference {ref!r}: module {exc.name!r} not found") from None
+            f"experiment reference {ref!r}: module {exc.name!r} not found"
+        ) from None
     except Exception as exc:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: importing {target!r} failed with "
-            f"{type(exc).__name__}: {exc}") from None
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise _errors.ConfigError(
-                f"experiment reference {ref!r}: {target!r} has no attribute {part!r}")
+                f"experiment reference {ref!r}: {target!r} has no attribute {part!r}"
+            )
         obj = getattr(obj, part)
     if not (isinstance(obj, type) and issubclass(obj, Experiment)):
         raise _errors.ConfigError(
             f"experiment reference {ref!r} names {type(obj).__name__} {attr!r}, not an "
-            "experiment; decorate it with @fexp.experiment or subclass fexp.Experiment")
+            "experiment; decorate it with @fexp.experiment or subclass fexp.Experiment"
+        )
     return obj

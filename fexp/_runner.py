@@ -125,8 +125,9 @@ def slurm_job_state() -> str | None:
     if not key:
         return None
     try:
-        out = subprocess.run(["scontrol", "show", "job", "-o", key], capture_output=True,
-                             text=True, timeout=10).stdout
+        out = subprocess.run(
+            ["scontrol", "show", "job", "-o", key], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     for field in out.split():
@@ -141,8 +142,9 @@ def _requeue(exp: Experiment) -> bool:
     if not key or os.environ.get("FEXP_REQUEUE", "1") == "0":
         return False
     try:
-        result = subprocess.run(["scontrol", "requeue", key], capture_output=True, text=True,
-                                timeout=30)
+        result = subprocess.run(
+            ["scontrol", "requeue", key], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"fexp: could not requeue SLURM job {key}: {exc}", file=sys.stderr)
         return False
@@ -155,8 +157,12 @@ def _requeue(exp: Experiment) -> bool:
 
 def _record_attempt(exp: Experiment, status: str, error: str | None) -> None:
     attempts: list[dict[str, Any]] = list(exp.extra.get("_attempts") or [])
-    entry: dict[str, Any] = {"attempt": len(attempts) + 1, "started": exp.started,
-                             "stopped": exp.stopped, "status": status}
+    entry: dict[str, Any] = {
+        "attempt": len(attempts) + 1,
+        "started": exp.started,
+        "stopped": exp.stopped,
+        "status": status,
+    }
     if error:
         entry["error"] = error
     slurm = exp.meta.get("slurm")
@@ -186,7 +192,8 @@ def check_runnable(exp: Experiment) -> None:
     if exp.status == "finished":
         raise _errors.ExperimentStateError(
             f"experiment {exp.name!r} already finished; `fexp reset {exp.name}` to run it again",
-            source=str(exp.directory))
+            source=str(exp.directory),
+        )
 
 
 def run(exp: Experiment) -> Any:

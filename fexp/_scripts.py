@@ -28,9 +28,14 @@ def pythonpath_for(ref: str) -> list[str]:
     return paths
 
 
-def write_script(directory: pathlib.Path, ref: str, *, header_lines: list[str] | None = None,
-                 env: Mapping[str, str] | None = None,
-                 python: str | None = None) -> pathlib.Path:
+def write_script(
+    directory: pathlib.Path,
+    ref: str,
+    *,
+    header_lines: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    python: str | None = None,
+) -> pathlib.Path:
     """Render and atomically write an executable ``script.sh`` that runs ``ref``."""
     from . import _render
 
@@ -42,9 +47,14 @@ def write_script(directory: pathlib.Path, ref: str, *, header_lines: list[str] |
     git_path = pathlib.Path(target).parent if target.endswith(".py") else pathlib.Path.cwd()
     try:
         text = _render.render_script(
-            ref=ref, python=interpreter, pythonpath=pythonpath_for(ref),
-            git=_meta.git_info(git_path), header_lines=header, env=environment,
-            generated_on=_meta.now_iso())
+            ref=ref,
+            python=interpreter,
+            pythonpath=pythonpath_for(ref),
+            git=_meta.git_info(git_path),
+            header_lines=header,
+            env=environment,
+            generated_on=_meta.now_iso(),
+        )
     except ValueError as exc:
         raise _errors.ConfigError(str(exc), source="script.sh header/env") from None
     directory.mkdir(parents=True, exist_ok=True)

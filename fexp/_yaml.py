@@ -22,7 +22,7 @@ def _safe() -> YAML:
 
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined,assignment]
     yaml.width = 4096
     return yaml
 

@@ -98,8 +98,9 @@ def _prepare(xs: ExperimentSet, name: str) -> None:
             xs._write_params(xs.root / name, data)
 
 
-def _launch_one(xs: ExperimentSet, name: str, launcher: Sequence[str], *, capture: bool,
-                retries: int) -> RunResult:
+def _launch_one(
+    xs: ExperimentSet, name: str, launcher: Sequence[str], *, capture: bool, retries: int
+) -> RunResult:
     argv = command_for(launcher, str(xs.paths.script), str(xs.root / name / _layout.PARAMS_FILE))
     blocking = is_blocking(launcher)
     attempts = 0
@@ -107,8 +108,9 @@ def _launch_one(xs: ExperimentSet, name: str, launcher: Sequence[str], *, captur
         attempts += 1
         if capture:
             with open(xs.root / name / _layout.LAUNCH_LOG, "ab") as log:
-                code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL).returncode
+                code = subprocess.run(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                ).returncode
         else:
             code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
         status = _settle(xs, name, code) if blocking else _status(xs, name)[0]
@@ -122,7 +124,8 @@ def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[
     names = xs.names(pattern)
     if not names:
         raise _errors.ConfigError(
-            f"no experiment in the set matches {pattern!r}", source=str(xs.root))
+            f"no experiment in the set matches {pattern!r}", source=str(xs.root)
+        )
     chosen, skipped = [], []
     for name in names:
         status = _status(xs, name)[0]
@@ -133,14 +136,24 @@ def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[
     return chosen, skipped
 
 
-def run_set(xs: ExperimentSet, pattern: str | None, launcher: Sequence[str], *, jobs: int,
-            force: bool, retries: int, stop_on_failure: bool, progress: bool) -> RunSummary:
+def run_set(
+    xs: ExperimentSet,
+    pattern: str | None,
+    launcher: Sequence[str],
+    *,
+    jobs: int,
+    force: bool,
+    retries: int,
+    stop_on_failure: bool,
+    progress: bool,
+) -> RunSummary:
     """Run the matching experiments; see the module docstring."""
     if jobs < 1:
         raise _errors.ConfigError(f"--jobs must be at least 1, got {jobs}", source="option --jobs")
     if retries < 0:
-        raise _errors.ConfigError(f"--retries cannot be negative, got {retries}",
-                                  source="option --retries")
+        raise _errors.ConfigError(
+            f"--retries cannot be negative, got {retries}", source="option --retries"
+        )
     if not launcher:
         launcher = ("bash",)
     chosen, skipped = runnable(xs, pattern, force)
@@ -180,16 +193,22 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._lock = threading.Lock()
-        self._progress = Progress(TextColumn("running"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.description}"),
-                                  console=Console(file=sys.stderr), transient=False)
+        self._progress = Progress(
+            TextColumn("running"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=Console(file=sys.stderr),
+            transient=False,
+        )
         self._task = self._progress.add_task("", total=total)
         self._progress.start()
 
     def advance(self, result: RunResult) -> None:
         with self._lock:
-            self._progress.update(self._task, advance=1, description=f"{result.name}: {result.status}")
+            self._progress.update(
+                self._task, advance=1, description=f"{result.name}: {result.status}"
+            )
 
     def close(self) -> None:
         self._progress.stop()
-
