@@ -54,7 +54,9 @@ class ExperimentSet:
                 "`fexp init NAME -r DIR`",
                 source=str(self.root),
             )
-        data = _yaml.read_mapping(self.paths.state)
+        from . import _index
+
+        data = _index.read_mapping_cached(self.paths.state)
         experiments = data.get("experiments")
         if experiments is None:
             experiments = {}
@@ -66,11 +68,12 @@ class ExperimentSet:
         return data
 
     def _write_state(self, state: Mapping[str, Any]) -> None:
-        from . import _render
+        from . import _index, _render
 
         text = "# fexp experiment set: managed by fexp, edit with care\n"
         text += _render.yaml_block(dict(state))
         _atomic.atomic_write(self.paths.state, text)
+        _index.remember(self.paths.state, dict(state))
 
     def locked(self) -> Any:
         """The set's inter-process lock (a context manager)."""

@@ -119,9 +119,11 @@ def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
     names: list[str] | None = None
     if (root / _layout.SET_FILE).exists():
         names = list(_expset.ExperimentSet(root).state()["experiments"])
+    from . import _index
+
     dirs = experiment_dirs(root, names)
     chosen = set(match_names([d.name for d in dirs], pattern))
-    return [read_row(d, str(root)) for d in dirs if d.name in chosen]
+    return _index.read_rows(root, [d for d in dirs if d.name in chosen])
 
 
 def find(

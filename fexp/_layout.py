@@ -21,6 +21,7 @@ LOCK_FILE = ".fexp.lock"
 CONFIG_FILE = "config.yml"
 GENERATED_DIR = "generated"
 LAUNCH_LOG = "launch.txt"
+INDEX_FILE = ".fexp-index.json"
 
 
 @dataclasses.dataclass(frozen=True)

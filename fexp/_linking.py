@@ -145,47 +145,44 @@ def _write(
     helps: dict[str, str],
     purpose: str,
 ) -> list[str]:
-    from . import _naming, _render
+    from . import _index, _naming, _render
 
     state = xs.state()
     taken = set(state["experiments"]) | set(os.listdir(xs.root))
-    version = _version(xs)
+    taken_lower = {t.lower() for t in taken}
     now = _meta.now_iso()
+    # Every special key but the name is shared by the whole request: render it once.
+    shared: dict[str, Any] = {
+        "_root": str(xs.root), "_status": "registered", "_purpose": purpose,
+        "_created": now, "_registered": now, "_started": None, "_stopped": None,
+        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
+    }
+    shared_text = _render.render_special(shared)
     created: list[pathlib.Path] = []
     final: list[str] = []
+    index: list[tuple[pathlib.Path, dict[str, Any]]] = []
     try:
         for base, override in zip(names, overrides, strict=True):
-            folder = _naming.unique_name(base, taken)
+            folder = base
+            if base.lower() in taken_lower:
+                folder = _naming.unique_name(base, taken)
             taken.add(folder)
+            taken_lower.add(folder.lower())
             directory = xs.root / folder
             directory.mkdir()
             created.append(directory)
-            special: dict[str, Any] = {
-                "_name": folder,
-                "_root": str(xs.root),
-                "_status": "registered",
-                "_purpose": purpose,
-                "_created": now,
-                "_registered": now,
-                "_started": None,
-                "_stopped": None,
-                "_last": None,
-                "_messages": {},
-                "_notes": [],
-                "_version": version,
-                "_meta": {},
-            }
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
-            _atomic.atomic_write(
-                directory / _layout.PARAMS_FILE,
-                _render.render_params(special, params, helps),
-                durable=False,
-            )
+            text = (_render.render_special({"_name": folder}) + shared_text
+                    + _render.render_param_lines(params, helps))
+            # The folder is new and unlisted until experiment.yml is written below.
+            _atomic.create_new(directory / _layout.PARAMS_FILE, text)
             state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
+            index.append((directory, {"_name": folder, **shared, **params}))
             final.append(folder)
         xs._write_state(state)
     except BaseException:
         for directory in created:
             shutil.rmtree(directory, ignore_errors=True)
         raise
+    _index.record(xs.root, index)
     return final

@@ -294,6 +294,31 @@ def _spec_comment(spec: _params.ParamSpec) -> str:
     return one_line(text)
 
 
+def render_special(special: Mapping[str, Any]) -> str:
+    """Render params.yml's special keys (``_name``, ``_status``, ...) in their fixed order.
+
+    Raises:
+        ValueError: a key without a leading ``_``.
+    """
+    bad = [k for k in special if not k.startswith("_")]
+    if bad:
+        raise ValueError(f"invalid special keys: {bad!r}")
+    ordered = {k: special[k] for k in SPECIAL_KEYS if k in special}
+    ordered.update((k, v) for k, v in special.items() if k not in ordered)
+    return yaml_block(ordered)
+
+
+def render_param_lines(params: Mapping[str, Any], helps: Mapping[str, str] | None = None) -> str:
+    """The ``# Parameters`` section: one line per parameter with its help as a comment."""
+    helps = helps or {}
+    lines = ["\n# Parameters\n"]
+    for name, value in params.items():
+        note = helps.get(name)
+        line = f"{yaml_key(name)}: {yaml_flow(value)}"
+        lines.append(f"{line}  # {one_line(note)}\n" if note else f"{line}\n")
+    return "".join(lines)
+
+
 def render_params(
     special: Mapping[str, Any],
     params: Mapping[str, Any],
@@ -304,24 +329,16 @@ def render_params(
     Special keys (all starting with ``_``) come first in the order of ``SPECIAL_KEYS``,
     then any other ``_x`` keys in the order given; nested values are block style.
     Parameters keep their order, each on one line with its help as a trailing comment.
+    (Plain string assembly, not a template: params.yml is rewritten at every status change
+    of a running experiment, and importing Jinja there would slow every launch.)
 
     Raises:
         ValueError: a special key without a leading ``_`` or a key in both mappings.
     """
-    bad = [k for k in special if not k.startswith("_")] + [k for k in params if k in special]
-    if bad:
-        raise ValueError(f"invalid or duplicate special keys: {bad!r}")
-    ordered = {k: special[k] for k in SPECIAL_KEYS if k in special}
-    ordered.update((k, v) for k, v in special.items() if k not in ordered)
-    helps = helps or {}
-    lines = []
-    for name, value in params.items():
-        note = helps.get(name)
-        line = f"{yaml_key(name)}: {yaml_flow(value)}"
-        lines.append(f"{line}  # {one_line(note)}" if note else line)
-    # Plain string assembly, not a template: params.yml is rewritten at every status change
-    # of a running experiment, and importing Jinja there would slow every launch.
-    return yaml_block(ordered) + "\n# Parameters\n" + "".join(line + "\n" for line in lines)
+    clash = [k for k in params if k in special]
+    if clash:
+        raise ValueError(f"invalid or duplicate special keys: {clash!r}")
+    return render_special(special) + render_param_lines(params, helps)
 
 
 # --------------------------------------------------------------------------- script.sh

@@ -172,3 +172,28 @@ def test_context_manager_returns_the_set(tmp_path: pathlib.Path) -> None:
     with fexp.ExperimentSet.init(tmp_path / "ctx", HELLO) as xs:
         xs.link("{times: 1}")
         assert xs.run().counts == {"finished": 1}
+
+
+def test_row_cache_never_serves_stale_rows(xs: fexp.ExperimentSet) -> None:
+    """`fexp list` caches parsed rows; any change to params.yml or messages.jsonl shows."""
+    xs.link("{times: 1 | 2}")
+    assert {r["status"] for r in xs.find()} == {"registered"}
+    assert (xs.root / ".fexp-index.json").exists()
+    xs.run("times=1")
+    rows = {r["name"]: r for r in xs.find()}
+    assert rows["times=1"]["status"] == "finished" and rows["times=1"]["messages"] == {"length": 12}
+    with open(xs.root / "times=2" / "messages.jsonl", "a") as log:
+        log.write('{"t": 1.0, "m": {"late": 3}}\n')
+    assert {r["name"]: r for r in xs.find()}["times=2"]["messages"] == {"late": 3}
+    params = xs.root / "times=2" / "params.yml"
+    params.write_text(params.read_text().replace("_status: registered", "_status: stopped"))
+    assert {r["name"]: r for r in xs.find()}["times=2"]["status"] == "stopped"
+    (xs.root / ".fexp-index.json").write_text("{not json")
+    assert len(xs.find()) == 2
+
+
+def test_state_sidecar_follows_hand_edits(xs: fexp.ExperimentSet) -> None:
+    xs.link("{times: 1}")
+    text = (xs.root / "experiment.yml").read_text()
+    (xs.root / "experiment.yml").write_text(text.replace("purpose: tests", "purpose: edited"))
+    assert xs.state()["purpose"] == "edited"
