@@ -217,6 +217,43 @@ def config_set(
     print(f"{key} = {parsed!r}")
 
 
+@app.command("tensorboard")
+def tensorboard(
+    root: Annotated[
+        str | None, typer.Argument(help="an experiment set (default: every known set)")
+    ] = None,
+    pattern: Annotated[
+        str | None, typer.Argument(help="experiment names: glob, or re:REGEX")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="default: a free port")] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Start TensorBoard with one run per matching experiment; Ctrl-C stops it."""
+    import collections
+    import pathlib
+
+    from . import _find, _services
+
+    rows = _find.find(root, pattern)
+    counts = collections.Counter(r["name"] for r in rows)
+    runs = {
+        (r["name"] if counts[r["name"]] == 1 else f"{pathlib.Path(r['set']).name}/{r['name']}"):
+        pathlib.Path(r["path"])
+        for r in rows
+    }
+    if not runs:
+        raise _errors.ConfigError("no experiments match", source=f"pattern {pattern!r}")
+    process, url = _services.start_tensorboard(runs, port=port, host=host)
+    print(f"TensorBoard at {url} with {len(runs)} runs; Ctrl-C to stop", flush=True)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``fexp`` console script and ``python -m fexp``."""
     try:
