@@ -97,6 +97,11 @@ def _signal_handlers() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        # SLURM signals every process of a job and the batch script forwards the same signal:
+        # ignore the duplicate, or a second Interrupted raised while the first unwinds would
+        # skip the bookkeeping (the status would stay ``running``).
+        for sig in SIGNAL_STATUS:
+            signal.signal(sig, signal.SIG_IGN)
         status = SIGNAL_STATUS.get(signal.Signals(signum), "stopped")
         if signum == signal.SIGTERM and slurm_job_state() == "PREEMPTED":
             status = "preempted"
