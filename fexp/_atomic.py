@@ -17,12 +17,13 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 
 def atomic_write(
     path: pathlib.Path, text: str | bytes, *, mode: int | None = None, durable: bool = True
-) -> None:
+) -> os.stat_result:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix.
 
     A unique temporary file in the same folder is written, fsynced and renamed over
     ``path``. ``mode`` sets the permissions (e.g. ``0o755`` for scripts). ``durable=False``
     skips the fsync (still atomic for every reader; bulk writers sync once at the end).
+    Returns the new file's ``stat`` (taken before the rename, so it is exactly this file's).
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,14 +34,16 @@ def atomic_write(
             if durable:
                 os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o644)
+        written = os.stat(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return written
 
 
-def create_new(path: pathlib.Path, text: str) -> None:
+def create_new(path: pathlib.Path, text: str) -> os.stat_result:
     """Create ``path``, which must not exist, in one step (no temporary file).
 
     For files in folders created moments ago under the set's lock and not yet listed in
@@ -49,11 +52,13 @@ def create_new(path: pathlib.Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.write(fd, text.encode("utf-8"))
+        written = os.fstat(fd)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
+    return written
 
 
 @contextlib.contextmanager

@@ -251,18 +251,25 @@ class Experiment:
         special.update({k: v for k, v in self.extra.items() if k in EXTRA_KEYS})
         return special
 
+    def _plain_params(self) -> dict[str, Any]:
+        return {k: _params.to_plain(v) for k, v in self.params.items()}
+
     def render_params(self) -> str:
         from . import _render
 
         specs = type(self).param_specs
-        plain = {k: _params.to_plain(v) for k, v in self.params.items()}
-        return _render.render_params(self.state(), plain, {n: s.help for n, s in specs.items()})
+        helps = {n: s.help for n, s in specs.items()}
+        return _render.render_params(self.state(), self._plain_params(), helps)
 
     def save(self) -> None:
-        """Write params.yml atomically under the set's lock."""
+        """Write params.yml atomically under the set's lock (and its JSON twin for readers)."""
+        from . import _index
+
         directory = self._require_directory()
+        path = directory / _layout.PARAMS_FILE
         with _atomic.locked(directory.parent / _layout.LOCK_FILE):
-            _atomic.atomic_write(directory / _layout.PARAMS_FILE, self.render_params())
+            written = _atomic.atomic_write(path, self.render_params())
+            _index.remember(path, {**self.state(), **self._plain_params()}, written)
 
     def load_state(
         self, data: Mapping[str, Any], *, source: str | None = None, copy_only_params: bool = False
@@ -294,9 +301,11 @@ class Experiment:
     @classmethod
     def from_params_file(cls, path: str | os.PathLike[str]) -> Experiment:
         """Load a registered experiment from its params.yml (folder = the file's folder)."""
+        from . import _index
+
         path = pathlib.Path(path).absolute()
         exp = cls()
-        exp.load_state(_yaml.read_mapping(path), source=str(path))
+        exp.load_state(_index.read_mapping_cached(path), source=str(path))
         exp.directory = path.parent
         records = _messages.read(exp.paths.messages)
         if records:
@@ -521,7 +530,7 @@ class Experiment:
         """Raise unless the experiment folder is empty or absent (apart from params.yml)."""
         directory = self._require_directory()
         extra = (
-            [p.name for p in directory.iterdir() if p.name not in (_layout.PARAMS_FILE,)]
+            [p.name for p in directory.iterdir() if p.name not in _layout.INTERNAL_FILES]
             if directory.exists()
             else []
         )
@@ -543,7 +552,7 @@ class Experiment:
         """Delete everything the runs produced, keeping params.yml; status -> registered."""
         directory = self._require_directory()
         for path in directory.iterdir():
-            if path.name in (_layout.PARAMS_FILE,):
+            if path.name in _layout.INTERNAL_FILES:
                 continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)

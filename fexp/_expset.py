@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _atomic, _errors, _find, _layout, _meta, _params, _yaml
+from . import _atomic, _errors, _find, _index, _layout, _meta, _params, _yaml
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -54,8 +54,6 @@ class ExperimentSet:
                 "`fexp init NAME -r DIR`",
                 source=str(self.root),
             )
-        from . import _index
-
         data = _index.read_mapping_cached(self.paths.state)
         experiments = data.get("experiments")
         if experiments is None:
@@ -68,7 +66,7 @@ class ExperimentSet:
         return data
 
     def _write_state(self, state: Mapping[str, Any]) -> None:
-        from . import _index, _render
+        from . import _render
 
         text = "# fexp experiment set: managed by fexp, edit with care\n"
         text += _render.yaml_block(dict(state))
@@ -254,7 +252,7 @@ class ExperimentSet:
 
     def _reroot(self, directory: pathlib.Path) -> None:
         path = directory / _layout.PARAMS_FILE
-        data = _yaml.read_mapping(path)
+        data = _index.read_mapping_cached(path)
         if data.get("_root") == str(self.root) and data.get("_name") == directory.name:
             return
         data["_root"], data["_name"] = str(self.root), directory.name
@@ -266,9 +264,9 @@ class ExperimentSet:
         special = {k: v for k, v in data.items() if str(k).startswith("_")}
         params = {k: v for k, v in data.items() if not str(k).startswith("_")}
         helps = {n: s.help for n, s in self._specs_or_empty().items()}
-        _atomic.atomic_write(
-            directory / _layout.PARAMS_FILE, _render.render_params(special, params, helps)
-        )
+        path = directory / _layout.PARAMS_FILE
+        written = _atomic.atomic_write(path, _render.render_params(special, params, helps))
+        _index.remember(path, dict(data), written)
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
         try:
@@ -288,7 +286,7 @@ class ExperimentSet:
             names = self.names(pattern)
             for name in names:
                 path = self.root / name / _layout.PARAMS_FILE
-                data = _yaml.read_mapping(path)
+                data = _index.read_mapping_cached(path)
                 data["_status"] = status
                 if status in ("registered", "default"):
                     data["_started"] = data["_stopped"] = None
@@ -314,7 +312,7 @@ class ExperimentSet:
                 return []
             names = self.names(pattern)
             for name in names:
-                data = _yaml.read_mapping(self.root / name / _layout.PARAMS_FILE)
+                data = _index.read_mapping_cached(self.root / name / _layout.PARAMS_FILE)
                 notes = [n for n in data.get("_notes") or [] if n != text]
                 data["_notes"] = notes if remove else [*notes, text]
                 self._write_params(self.root / name, data)

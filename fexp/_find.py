@@ -10,7 +10,7 @@ import pathlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _errors, _layout, _messages, _yaml
+from . import _errors, _layout, _messages
 
 if TYPE_CHECKING:
     import pandas
@@ -75,8 +75,10 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
 def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
     """Read one experiment folder into a row."""
     root = set_root if set_root is not None else str(directory.parent)
+    from . import _index
+
     try:
-        data = _yaml.read_mapping(directory / _layout.PARAMS_FILE)
+        data = _index.read_mapping_cached(directory / _layout.PARAMS_FILE)
     except _errors.FexpError as exc:
         return corrupt_row(directory, root, str(exc))
     return row_from_data(directory, data, root)

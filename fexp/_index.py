@@ -24,9 +24,12 @@ Identity = list[int] | None
 
 def _identity(path: pathlib.Path) -> Identity:
     try:
-        st = os.stat(path)
+        return _identity_of(os.stat(path))
     except OSError:
         return None
+
+
+def _identity_of(st: os.stat_result) -> list[int]:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
@@ -88,7 +91,7 @@ def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, dict[str, A
 
 
 def _sidecar(path: pathlib.Path) -> pathlib.Path:
-    return path.with_name(f".{path.name}.json")
+    return path.with_name(_layout.sidecar_name(path.name))
 
 
 def read_mapping_cached(path: pathlib.Path) -> dict[str, Any]:
@@ -106,9 +109,16 @@ def read_mapping_cached(path: pathlib.Path) -> dict[str, Any]:
     return data
 
 
-def remember(path: pathlib.Path, data: dict[str, Any]) -> None:
-    """Store ``data`` as the parsed content of ``path`` as it is now on disk."""
-    identity = _identity(path)
+def remember(path: pathlib.Path, data: dict[str, Any], written: os.stat_result | None = None,
+             *, new: bool = False) -> None:
+    """Store ``data`` as the parsed content of ``path``.
+
+    Args:
+        written: the stat of the file as written (from ``_atomic``); without it the file is
+            stat-ed now, which is right only while no other writer can replace it.
+        new: the sidecar cannot exist yet (a folder ``link`` just made): create it directly.
+    """
+    identity = _identity_of(written) if written is not None else _identity(path)
     if identity is None:
         return
     try:
@@ -116,4 +126,7 @@ def remember(path: pathlib.Path, data: dict[str, Any]) -> None:
     except (TypeError, ValueError):  # not plain JSON data (e.g. dates): no cache
         return
     with contextlib.suppress(OSError):
-        _atomic.atomic_write(_sidecar(path), text, durable=False)
+        if new:
+            _atomic.create_new(_sidecar(path), text)
+        else:
+            _atomic.atomic_write(_sidecar(path), text, durable=False)

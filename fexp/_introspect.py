@@ -280,13 +280,21 @@ class _Docstring:
     helps: Mapping[str, str]
 
 
+# A Google section header ("Args:"), a NumPy underline ("-----") or a reST field (":param").
+_SECTIONED = re.compile(r"^\s*[A-Z][A-Za-z ]*:\s*$|^\s*-{3,}\s*$|^\s*:\w+", re.M)
+
+
 def _parse_docstring(doc: str | None) -> _Docstring:
     """Split a docstring (Google, NumPy, reST) into description and per-parameter help."""
     if not doc or not doc.strip():
         return _Docstring("", {})
+    text = inspect.cleandoc(doc)
+    if not _SECTIONED.search(text):
+        # No "Args:", NumPy underline or ":param": all description. Skipping the parser
+        # keeps it (and its import) off every experiment launch and --help.
+        return _Docstring(text.strip(), {})
     import docstring_parser
 
-    text = inspect.cleandoc(doc)
     try:
         parsed = docstring_parser.parse(text)
     except docstring_parser.ParseError:

@@ -24,6 +24,15 @@ LAUNCH_LOG = "launch.txt"
 INDEX_FILE = ".fexp-index.json"
 
 
+def sidecar_name(name: str) -> str:
+    """The JSON twin that caches a parsed YAML file (``params.yml`` -> ``.params.yml.json``)."""
+    return f".{name}.json"
+
+
+# What fexp itself keeps in an experiment folder besides the run's own output.
+INTERNAL_FILES = frozenset({PARAMS_FILE, sidecar_name(PARAMS_FILE)})
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentPaths:
     """The files of one experiment folder."""

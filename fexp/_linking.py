@@ -175,9 +175,11 @@ def _write(
             text = (_render.render_special({"_name": folder}) + shared_text
                     + _render.render_param_lines(params, helps))
             # The folder is new and unlisted until experiment.yml is written below.
-            _atomic.create_new(directory / _layout.PARAMS_FILE, text)
+            path = directory / _layout.PARAMS_FILE
+            data = {"_name": folder, **shared, **params}
+            _index.remember(path, data, _atomic.create_new(path, text), new=True)
             state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
-            index.append((directory, {"_name": folder, **shared, **params}))
+            index.append((directory, data))
             final.append(folder)
         xs._write_state(state)
     except BaseException:

@@ -10,14 +10,13 @@ import functools
 import getpass
 import os
 import pathlib
-import platform as _platform
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 _GIT_TIMEOUT = 30.0
 # Substrings of environment variable names whose values are never recorded.
@@ -101,6 +100,8 @@ def _run_git_commands(
     folder: str, commands: Mapping[str, list[str]]
 ) -> dict[str, tuple[int, str]] | None:
     """Run the git commands concurrently in ``folder``; None when git is unavailable."""
+    import subprocess
+
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
@@ -204,7 +205,7 @@ def version_info(
         info["function"] = function
     if cls is not None:
         info["class"] = cls
-    info["python"] = _platform.python_version()
+    info["python"] = ".".join(str(v) for v in sys.version_info[:3])
     info["fexp"] = fexp_version()
     where = path if path is not None else _module_path(module)
     git = git_info(where) if where is not None else None
@@ -244,7 +245,7 @@ def slurm_info(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 @functools.cache
 def _host_user_platform() -> tuple[str, str, str]:
     # Fixed for the life of the process (the pid is not: it changes in forked workers).
-    return socket.gethostname(), _user(), _platform_name()
+    return os.uname().nodename, _user(), _platform_name()
 
 
 def _user() -> str:
@@ -256,7 +257,8 @@ def _user() -> str:
 
 def _platform_name() -> str:
     # platform.platform() can read the interpreter binary (libc_ver); this stays cheap.
-    return f"{_platform.system()}-{_platform.release()}-{_platform.machine()}"
+    uname = os.uname()  # what platform.system/release/machine return, without importing it
+    return f"{uname.sysname}-{uname.release}-{uname.machine}"
 
 
 def run_meta() -> dict[str, Any]:
@@ -319,6 +321,9 @@ def get_meta(
 
 
 def _platform_meta() -> dict[str, Any]:
+    import platform as _platform
+    import socket
+
     uname = _platform.uname()
     return {
         "system": uname.system,
@@ -374,6 +379,8 @@ def _disk_meta() -> dict[str, Any]:
 
 
 def _network_meta() -> dict[str, Any]:
+    import socket
+
     import psutil
 
     addresses = {
@@ -407,6 +414,9 @@ def redacted_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]
 
 def gpu_info() -> list[dict[str, Any]]:
     """Query ``nvidia-smi`` for the GPUs of this machine; ``[]`` without it or on failure."""
+    import shutil
+    import subprocess
+
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return []

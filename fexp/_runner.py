@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 import signal
-import subprocess
 import sys
 import threading
 import traceback
@@ -129,6 +128,8 @@ def slurm_job_state() -> str | None:
     key = slurm_job_key()
     if not key:
         return None
+    import subprocess
+
     try:
         out = subprocess.run(
             ["scontrol", "show", "job", "-o", key], capture_output=True, text=True, timeout=10
@@ -146,6 +147,8 @@ def _requeue(exp: Experiment) -> bool:
     key = slurm_job_key()
     if not key or os.environ.get("FEXP_REQUEUE", "1") == "0":
         return False
+    import subprocess
+
     try:
         result = subprocess.run(
             ["scontrol", "requeue", key], capture_output=True, text=True, timeout=30

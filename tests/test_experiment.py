@@ -204,7 +204,8 @@ def test_assert_new_exists_clear_and_move(tmp_path: pathlib.Path) -> None:
     with pytest.raises(fexp.ExperimentStateError, match="not new"):
         exp.assert_new()
     exp.clear()
-    assert sorted(os.listdir(tmp_path / "life")) == ["params.yml"]
+    assert sorted(n for n in os.listdir(tmp_path / "life") if not n.startswith(".")) == [
+        "params.yml"]
     assert exp.status == "registered"
     exp.move(tmp_path / "moved" / "life")
     assert not (tmp_path / "life").exists()

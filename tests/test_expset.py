@@ -197,3 +197,15 @@ def test_state_sidecar_follows_hand_edits(xs: fexp.ExperimentSet) -> None:
     text = (xs.root / "experiment.yml").read_text()
     (xs.root / "experiment.yml").write_text(text.replace("purpose: tests", "purpose: edited"))
     assert xs.state()["purpose"] == "edited"
+
+
+def test_params_json_twin_equals_the_yaml(xs: fexp.ExperimentSet) -> None:
+    """The JSON twin readers use must hold exactly what parsing params.yml gives."""
+    import json
+
+    names = xs.link('{times: 1 | 2, greeting: "a: b # c" | "x\\ny" | "yes"}')
+    xs.run(names[0])
+    xs.note("n", names[1])
+    for name in names:
+        twin = json.loads((xs.root / name / ".params.yml.json").read_text())["data"]
+        assert twin == _yaml.read_mapping(xs.root / name / "params.yml"), name

@@ -237,7 +237,7 @@ def test_slurm_info_needs_a_job_id() -> None:
 
 
 def test_get_meta_groups_present_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_meta.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no nvidia-smi
     assert _meta.get_meta() == {}
     groups = ["platform", "cpu", "memory", "disk", "slurm", "conda", "network", "gpu", "environ"]
     for group in groups:

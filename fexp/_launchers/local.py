@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import _errors, _layout, _meta, _yaml
+from .. import _errors, _layout, _meta
 
 if TYPE_CHECKING:
     from .._expset import ExperimentSet
@@ -70,8 +70,10 @@ def is_blocking(launcher: Sequence[str]) -> bool:
 
 
 def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
+    from .. import _index
+
     try:
-        data = _yaml.read_mapping(xs.root / name / _layout.PARAMS_FILE)
+        data = _index.read_mapping_cached(xs.root / name / _layout.PARAMS_FILE)
     except _errors.FexpError:
         return "corrupt", {}
     return str(data.get("_status", "registered")), data
