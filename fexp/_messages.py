@@ -79,6 +79,9 @@ def apply(
     return {k: v for k, v in values.items() if _improves(v, current.get(k), keep)}
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)
+
+
 def encode(
     values: Mapping[str, Scalar],
     keep: str = "latest",
@@ -87,14 +90,14 @@ def encode(
     now: float | None = None,
 ) -> bytes:
     """Render one log record as a JSON line."""
-    record: dict[str, Any] = {"t": round(time.time() if now is None else now, 6), "m": values}
+    record: dict[str, Any] = {"t": time.time() if now is None else now, "m": values}
     if keep != "latest":
         record["keep"] = keep
     if leader is not None:
         record["leader"] = leader
     if step is not None:
         record["step"] = step
-    return (json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
+    return (_ENCODER.encode(record) + "\n").encode("utf-8")
 
 
 def decode(data: bytes | str) -> list[dict[str, Any]]:
