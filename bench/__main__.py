@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
                   for i, h in enumerate(HEADER)]
-        print("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)))
+        print("  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)))
         for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     return 0 if all(r.ok is not False for r in results) else 1
 
 

@@ -106,6 +106,14 @@ def run(
     ] = 0,
     stop_on_failure: Annotated[bool, typer.Option(help="launch nothing after a failure")] = False,
     progress: Annotated[bool | None, typer.Option(help="show a progress bar")] = None,
+    fork: Annotated[
+        bool,
+        typer.Option(
+            "--fork",
+            help="run each experiment in a fork of this process instead of a new script.sh "
+            "interpreter (fast for many short experiments; skips script.sh)",
+        ),
+    ] = False,
     slurm: Annotated[
         bool, typer.Option("--slurm", help="submit the selection as ONE SLURM job array")
     ] = False,
@@ -173,7 +181,12 @@ def run(
         if result.failed:
             raise typer.Exit(1)
         return
-    show = progress if progress is not None else sys.stderr.isatty() and jobs > 1
+    show = progress if progress is not None else sys.stderr.isatty() and jobs > 1 and not fork
+    if fork and launcher != ["bash"]:
+        raise _errors.ConfigError(
+            f"--fork runs experiments itself; drop the launcher {' '.join(launcher)!r}",
+            source="option --fork",
+        )
     summary = xs.run(
         pattern,
         launcher,
@@ -182,6 +195,7 @@ def run(
         retries=retries,
         stop_on_failure=stop_on_failure,
         progress=show,
+        fork=fork,
     )
     print(summary.render())
     if summary.failed:

@@ -342,6 +342,7 @@ class ExperimentSet:
         retries: int = 0,
         stop_on_failure: bool = False,
         progress: bool = False,
+        fork: bool = False,
     ) -> RunSummary:
         """Run matching ``registered`` experiments through script.sh (``force``: any status)."""
         from ._launchers import local
@@ -355,6 +356,7 @@ class ExperimentSet:
             retries=retries,
             stop_on_failure=stop_on_failure,
             progress=progress,
+            fork=fork,
         )
 
     def find(self, pattern: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:

@@ -14,7 +14,9 @@ pytest_plugins = ["tests.slurm_cluster"]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
+def clean_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pathlib.Path]:
     """Give every test its own FEXP_HOME and strip SLURM_* so nothing leaks between tests."""
     home = tmp_path_factory.mktemp("fexp_home")
     monkeypatch.setenv("FEXP_HOME", str(home))
@@ -41,9 +43,17 @@ def fexp_cli(clean_env: pathlib.Path) -> Callable[..., subprocess.CompletedProce
     exe = shutil.which("fexp")
     assert exe, "the fexp console script is not installed (pip install -e .)"
 
-    def run(*args: object, cwd: pathlib.Path | None = None,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *(str(a) for a in args)], capture_output=True, text=True,
-                              cwd=cwd, input=input, env=dict(os.environ), timeout=300)
+    def run(
+        *args: object, cwd: pathlib.Path | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, *(str(a) for a in args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            input=input,
+            env=dict(os.environ),
+            timeout=300,
+        )
 
     return run

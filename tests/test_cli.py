@@ -40,18 +40,24 @@ def test_whole_cycle(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
 
     rows = json.loads(ok(fexp_cli("list", "-r", root, "--json")))
     assert sorted(r["name"] for r in rows) == [
-        "greeting=Hi__times=1", "greeting=Hi__times=2", "greeting=Yo__times=1",
-        "greeting=Yo__times=2"]
+        "greeting=Hi__times=1",
+        "greeting=Hi__times=2",
+        "greeting=Yo__times=1",
+        "greeting=Yo__times=2",
+    ]
     assert {r["status"] for r in rows} == {"finished"}
     assert {r["messages"]["length"] for r in rows} == {9}
 
-    table = list(csv.reader(io.StringIO(ok(fexp_cli("list", "-r", root, "--csv",
-                                                    "-w", "times>1")))))
+    table = list(
+        csv.reader(io.StringIO(ok(fexp_cli("list", "-r", root, "--csv", "-w", "times>1"))))
+    )
     assert table[0] == ["name", "status", "created", "greeting", "length"]
     assert [r[0] for r in table[1:]] == ["greeting=Hi__times=2", "greeting=Yo__times=2"]
 
     ok(fexp_cli("reset", "greeting=Hi*", "-r", root))
-    statuses = {r["name"]: r["status"] for r in json.loads(ok(fexp_cli("list", "-r", root, "--json")))}
+    statuses = {
+        r["name"]: r["status"] for r in json.loads(ok(fexp_cli("list", "-r", root, "--json")))
+    }
     assert statuses["greeting=Hi__times=1"] == "registered"
     assert statuses["greeting=Yo__times=1"] == "finished"
 
@@ -81,8 +87,12 @@ def test_run_registered_experiment_directly(fexp_cli: Cli, tmp_path: pathlib.Pat
 def test_execute_and_script_sh(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
     ok(fexp_cli("init", HELLO, "-r", tmp_path))
     ok(fexp_cli("link", "{to: Bob}", "-r", tmp_path))
-    result = subprocess.run([str(tmp_path / "script.sh"), str(tmp_path / "to=Bob" / "params.yml")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(tmp_path / "script.sh"), str(tmp_path / "to=Bob" / "params.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "Hello Bob!" in result.stdout
     # A finished experiment is not silently re-run.
@@ -92,8 +102,10 @@ def test_execute_and_script_sh(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
 
 def test_script_only_set_and_parallel_jobs(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
     script = tmp_path / "job.sh"
-    script.write_text('#!/usr/bin/env bash\nset -eu\ngrep -q "fail: true" "$1" && exit 3\n'
-                      'echo "ran $1" > "$(dirname "$1")/ran.txt"\n')
+    script.write_text(
+        '#!/usr/bin/env bash\nset -eu\ngrep -q "fail: true" "$1" && exit 3\n'
+        'echo "ran $1" > "$(dirname "$1")/ran.txt"\n'
+    )
     defaults = tmp_path / "defaults.yml"
     defaults.write_text("n: 1\nfail: false\n")
     root = tmp_path / "set"
@@ -107,24 +119,46 @@ def test_script_only_set_and_parallel_jobs(fexp_cli: Cli, tmp_path: pathlib.Path
 
 
 def test_python_m_fexp_and_help_of_generated_cli() -> None:
-    result = subprocess.run([sys.executable, "-m", "fexp", "--help"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fexp", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "link" in result.stdout
-    result = subprocess.run([sys.executable, str(EXAMPLES / "hello_world.py"), "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "hello_world.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
-    for option in ("--greeting", "--times", "--root", "--name", "--execute", "--to-root",
-                   "--debug", "--defaults", "--purpose"):
+    for option in (
+        "--greeting",
+        "--times",
+        "--root",
+        "--name",
+        "--execute",
+        "--to-root",
+        "--debug",
+        "--defaults",
+        "--purpose",
+    ):
         assert option in result.stdout
     assert "[default: Hello]" in result.stdout
 
 
 def test_generated_cli_debug_and_to_root(tmp_path: pathlib.Path) -> None:
     script = str(EXAMPLES / "hello_world.py")
-    result = subprocess.run([sys.executable, script, "--debug", "--to", "Debug"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, script, "--debug", "--to", "Debug"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "Hello Debug!" in result.stdout
-    result = subprocess.run([sys.executable, script, "--to-root", str(tmp_path / "r")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, script, "--to-root", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
     assert (tmp_path / "r" / "script.sh").exists() and (tmp_path / "r" / "defaults.yml").exists()

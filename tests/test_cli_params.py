@@ -41,10 +41,35 @@ def params_of(directory: pathlib.Path) -> dict[str, object]:
 
 
 def test_every_type_from_the_command_line(tmp_path: pathlib.Path) -> None:
-    typed.main(["--flag", "--count", "3", "--rate", "1", "--layers", "[1, 2]",
-                "--opts", "{m: 0.5, n: 2}", "--pair", "[2, b]", "--maybe", "7", "--mode", "slow",
-                "--color", "BLUE", "--data", "/tmp/x y", "--batch-size", "4",
-                "-r", str(tmp_path), "-n", "all"])
+    typed.main(
+        [
+            "--flag",
+            "--count",
+            "3",
+            "--rate",
+            "1",
+            "--layers",
+            "[1, 2]",
+            "--opts",
+            "{m: 0.5, n: 2}",
+            "--pair",
+            "[2, b]",
+            "--maybe",
+            "7",
+            "--mode",
+            "slow",
+            "--color",
+            "BLUE",
+            "--data",
+            "/tmp/x y",
+            "--batch-size",
+            "4",
+            "-r",
+            str(tmp_path),
+            "-n",
+            "all",
+        ]
+    )
     data = params_of(tmp_path / "all")
     assert data["_status"] == "finished"
     assert (data["flag"], data["count"], data["rate"]) == (True, 3, 1.0)
@@ -54,8 +79,9 @@ def test_every_type_from_the_command_line(tmp_path: pathlib.Path) -> None:
 
 
 def test_defaults_and_no_flag(tmp_path: pathlib.Path) -> None:
-    typed.main(["--no-flag", "--maybe", "null", "--batch_size", "8", "-r", str(tmp_path),
-                "-n", "d"])
+    typed.main(
+        ["--no-flag", "--maybe", "null", "--batch_size", "8", "-r", str(tmp_path), "-n", "d"]
+    )
     data = params_of(tmp_path / "d")
     assert data["flag"] is False and data["maybe"] is None and data["batch_size"] == 8
     assert data["layers"] == [8] and data["color"] == "RED"
@@ -73,8 +99,8 @@ def test_defaults_and_no_flag(tmp_path: pathlib.Path) -> None:
     ],
 )
 def test_bad_values_exit_2_with_the_parameter_named(
-        argv: list[str], message: str, tmp_path: pathlib.Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    argv: list[str], message: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         typed.main([*argv, "-r", str(tmp_path)])
     assert exit_info.value.code == 2
@@ -84,7 +110,8 @@ def test_bad_values_exit_2_with_the_parameter_named(
 
 
 def test_several_bad_values_are_reported_together(
-        tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         typed.main(["--count", "x", "--rate", "y", "-r", str(tmp_path)])
     err = capsys.readouterr().err
@@ -94,14 +121,22 @@ def test_several_bad_values_are_reported_together(
 def test_help_lists_types_defaults_and_helps(capsys: pytest.CaptureFixture[str]) -> None:
     typed.main(["--help"])  # success returns to the caller
     out = capsys.readouterr().out
-    for text in ("--flag / --no-flag", "--layers LIST[INT]", "[default: [8]]", "a literal",
-                 "--mode [fast|slow]", "--color [RED|BLUE]",
-                 "--batch-size", "Exercise every parameter type."):
+    for text in (
+        "--flag / --no-flag",
+        "--layers LIST[INT]",
+        "[default: [8]]",
+        "a literal",
+        "--mode [fast|slow]",
+        "--color [RED|BLUE]",
+        "--batch-size",
+        "Exercise every parameter type.",
+    ):
         assert text in out, text
 
 
-def test_execute_refuses_extra_parameters(tmp_path: pathlib.Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_execute_refuses_extra_parameters(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     exp = typed().register(tmp_path, "e")
     with pytest.raises(SystemExit) as exit_info:
         typed.main(["--execute", str(exp.paths.params), "--count", "2"])

@@ -19,8 +19,11 @@ HELLO = f"{EXAMPLES / 'hello_world.py'}:hello_world"
 
 def snapshot(root: pathlib.Path) -> dict[str, str]:
     """Every file under ``root`` (but the lock file) with a hash of its bytes."""
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".fexp.lock"}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".fexp.lock"
+    }
 
 
 @pytest.fixture
@@ -48,8 +51,10 @@ CASES: list[tuple[list[str], str]] = [
     (["link", "{timez: 1}", "-r", "{root}"], r"unknown parameter 'timez'.*did you mean 'times'"),
     (["link", "{times: 1 | }", "-r", "{root}"], r"'times'.*expects int"),
     (["link", "{times: [1, 2}", "-r", "{root}"], r"SWEEP|sweep"),
-    (["link", "{times: !!python/object/apply:os.system [touch pwned]}", "-r", "{root}"],
-     r"(unsafe|tag)"),
+    (
+        ["link", "{times: !!python/object/apply:os.system [touch pwned]}", "-r", "{root}"],
+        r"(unsafe|tag)",
+    ),
     (["link", "{: 1}", "-r", "{root}"], r"(key|sweep)"),
     (["link", "{times: 1, times: 2}", "-r", "{root}"], r"(duplicate|twice|times)"),
     (["link", "just words", "-r", "{root}"], r"sweep"),
@@ -69,6 +74,7 @@ CASES: list[tuple[list[str], str]] = [
     (["run", "nomatch*", "-r", "{root}"], r"no experiment .*matches 'nomatch\*'"),
     (["run", "*", "--jobs", "0", "-r", "{root}"], r"--jobs"),
     (["run", "*", "--retries", "-1", "-r", "{root}"], r"--retries"),
+    (["run", "*", "--fork", "screen", "-dm", "bash", "-r", "{root}"], r"--fork"),
     (["reset", "*", "--status", "bogus", "-r", "{root}"], r"unknown status 'bogus'"),
     (["list", "-w", "times<<1", "-r", "{root}"], r"times<<1"),
     (["list", "-w", "times>", "-r", "{root}"], r"times>"),
@@ -79,11 +85,23 @@ CASES: list[tuple[list[str], str]] = [
     (["list", "-r", "{tmp}/nowhere"], r"nowhere"),
     (["init", "nosuch", "-r", "{tmp}/new"], r"no experiment registered as 'nosuch'"),
     (["init", "nomodule_xyz:thing", "-r", "{tmp}/new"], r"module 'nomodule_xyz' not found"),
-    (["init", f"{EXAMPLES / 'hello_world.py'}:nothere", "-r", "{tmp}/new"],
-     r"no attribute 'nothere'"),
+    (
+        ["init", f"{EXAMPLES / 'hello_world.py'}:nothere", "-r", "{tmp}/new"],
+        r"no attribute 'nothere'",
+    ),
     (["init", HELLO, "-r", "{root}"], r"already exists"),
-    (["init", "--script", "{tmp}/missing.sh", "--defaults", "{tmp}/defaults.yml", "-r",
-      "{tmp}/new"], r"--script"),
+    (
+        [
+            "init",
+            "--script",
+            "{tmp}/missing.sh",
+            "--defaults",
+            "{tmp}/defaults.yml",
+            "-r",
+            "{tmp}/new",
+        ],
+        r"--script",
+    ),
     (["init", "--script", "{tmp}/defaults.yml", "-r", "{tmp}/new"], r"--defaults"),
     (["config", "set", "bogus", "1"], r"unknown setting 'bogus'"),
     (["config", "set", "prompt", "maybe"], r"true or false"),
@@ -98,8 +116,9 @@ CASES: list[tuple[list[str], str]] = [
 
 
 @pytest.mark.parametrize(("args", "pattern"), CASES, ids=[" ".join(c[0][:3]) for c in CASES])
-def test_user_error(fexp_cli: Cli, sweep_set: pathlib.Path, tmp_path: pathlib.Path,
-                    args: list[str], pattern: str) -> None:
+def test_user_error(
+    fexp_cli: Cli, sweep_set: pathlib.Path, tmp_path: pathlib.Path, args: list[str], pattern: str
+) -> None:
     import re
 
     before = snapshot(sweep_set)
@@ -115,9 +134,12 @@ def test_user_error(fexp_cli: Cli, sweep_set: pathlib.Path, tmp_path: pathlib.Pa
 
 
 def test_unsafe_tag_in_params_yml_is_refused_without_executing(
-        fexp_cli: Cli, sweep_set: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    fexp_cli: Cli, sweep_set: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     params = sweep_set / "times=1" / "params.yml"
-    params.write_text(params.read_text() + "evil: !!python/object/apply:os.system ['touch pwned']\n")
+    params.write_text(
+        params.read_text() + "evil: !!python/object/apply:os.system ['touch pwned']\n"
+    )
     result = fexp_cli("execute", HELLO, params, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "params.yml" in result.stderr and "unsafe" in result.stderr
@@ -146,8 +168,18 @@ def test_corrupt_params_yml_is_one_corrupt_row(fexp_cli: Cli, sweep_set: pathlib
     assert rows["times=1"]["status"] == "registered"
 
 
-HOSTILE = ["$(touch pwned)", "`touch pwned`", "; touch pwned", "a'b\"c", "../../escape",
-           "line\nbreak", "-rf", ".hidden", "| cat", "& touch pwned &"]
+HOSTILE = [
+    "$(touch pwned)",
+    "`touch pwned`",
+    "; touch pwned",
+    "a'b\"c",
+    "../../escape",
+    "line\nbreak",
+    "-rf",
+    ".hidden",
+    "| cat",
+    "& touch pwned &",
+]
 
 
 def test_hostile_values_are_inert(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:

@@ -17,8 +17,9 @@ EXAMPLES = REPO / "examples"
 
 
 def run(argv: list[str], cwd: pathlib.Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env=dict(os.environ))
+    result = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+    )
     assert result.returncode == 0, f"{argv}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -60,12 +61,27 @@ def test_readme_tour(tmp_path: pathlib.Path) -> None:
 
 
 def test_hello_world_functional_and_class(tmp_path: pathlib.Path) -> None:
-    out = run([sys.executable, str(EXAMPLES / "hello_world.py"), "--to", "You", "--times", "2",
-               "-r", str(tmp_path), "-n", "f"], tmp_path).stdout
+    out = run(
+        [
+            sys.executable,
+            str(EXAMPLES / "hello_world.py"),
+            "--to",
+            "You",
+            "--times",
+            "2",
+            "-r",
+            str(tmp_path),
+            "-n",
+            "f",
+        ],
+        tmp_path,
+    ).stdout
     assert out.count("Hello You!") == 2
     assert (tmp_path / "f" / "greeting.txt").read_text() == "Hello You!\n"
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import hello_world as h; "
-            "e = h.HelloWorld(to='Class').register(sys.argv[2], 'c'); e()")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import hello_world as h; "
+        "e = h.HelloWorld(to='Class').register(sys.argv[2], 'c'); e()"
+    )
     out = run([sys.executable, "-c", code, str(EXAMPLES), str(tmp_path)], tmp_path).stdout
     assert "Hello Class!" in out
     data = _yaml.read_mapping(tmp_path / "c" / "params.yml")
@@ -76,27 +92,49 @@ def test_hello_world_functional_and_class(tmp_path: pathlib.Path) -> None:
 def test_train_numpy_resumes_to_the_same_result(tmp_path: pathlib.Path) -> None:
     script = str(EXAMPLES / "train_numpy.py")
     run([sys.executable, script, "--epochs", "20", "-r", str(tmp_path), "-n", "full"], tmp_path)
-    stopped = subprocess.run([sys.executable, script, "--epochs", "20", "--stop-after", "7",
-                              "-r", str(tmp_path), "-n", "cut"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+    stopped = subprocess.run(
+        [
+            sys.executable,
+            script,
+            "--epochs",
+            "20",
+            "--stop-after",
+            "7",
+            "-r",
+            str(tmp_path),
+            "-n",
+            "cut",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert stopped.returncode == 128 + 10  # SIGUSR1
     assert _yaml.read_mapping(tmp_path / "cut" / "params.yml")["_status"] == "timeout"
-    resumed = run([sys.executable, script, "--execute", str(tmp_path / "cut" / "params.yml")],
-                  tmp_path).stdout
+    resumed = run(
+        [sys.executable, script, "--execute", str(tmp_path / "cut" / "params.yml")], tmp_path
+    ).stdout
     assert "resuming after epoch 7" in resumed
     full = _yaml.read_mapping(tmp_path / "full" / "params.yml")
     cut = _yaml.read_mapping(tmp_path / "cut" / "params.yml")
     assert cut["_status"] == "finished"
     assert cut["_messages"] == full["_messages"]  # bit-for-bit the same loss
     assert [a["status"] for a in cut["_attempts"]] == ["timeout", "finished"]
-    checkpoints = sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()
-                         if p.name.startswith("checkpoint_"))
+    checkpoints = sorted(
+        p.name
+        for p in (tmp_path / "cut" / "checkpoints").iterdir()
+        if p.name.startswith("checkpoint_")
+    )
     assert checkpoints == ["checkpoint_19", "checkpoint_20"]
 
 
 @pytest.mark.slow
 def test_sweep_demo(tmp_path: pathlib.Path) -> None:
-    out = run([sys.executable, str(EXAMPLES / "sweep_demo.py"), str(tmp_path / "demo")],
-              tmp_path, timeout=600).stdout
+    out = run(
+        [sys.executable, str(EXAMPLES / "sweep_demo.py"), str(tmp_path / "demo")],
+        tmp_path,
+        timeout=600,
+    ).stdout
     assert "ran 6: 6 finished" in out
     assert "lr=0.2__hidden=32__epochs=60" in out

@@ -126,9 +126,21 @@ def test_params_yml_has_special_keys_first_and_help_comments(tmp_path: pathlib.P
     exp = train(lr=0.1).register(tmp_path, "x", purpose="check")
     text = (tmp_path / "x" / "params.yml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and line[0] not in " #-"]
-    assert keys[:13] == ["_name", "_root", "_status", "_purpose", "_created", "_registered",
-                         "_started", "_stopped", "_last", "_messages", "_notes", "_version",
-                         "_meta"]
+    assert keys[:13] == [
+        "_name",
+        "_root",
+        "_status",
+        "_purpose",
+        "_created",
+        "_registered",
+        "_started",
+        "_stopped",
+        "_last",
+        "_messages",
+        "_notes",
+        "_version",
+        "_meta",
+    ]
     assert keys[-4:] == ["lr", "epochs", "layers", "dataset"]
     assert "lr: 0.1  # learning rate" in text
     data = _yaml.load(text)
@@ -177,7 +189,10 @@ def test_to_root_writes_defaults_and_executable_script(tmp_path: pathlib.Path) -
     assert script.stat().st_mode & stat.S_IXUSR
     defaults = _yaml.read_mapping(tmp_path / "set" / "defaults.yml")
     assert defaults["lr"] == 1e-3 and defaults["layers"] == [64, 64]
-    assert f"{__name__}:train" in script.read_text() or "test_experiment.py:train" in script.read_text()
+    assert (
+        f"{__name__}:train" in script.read_text()
+        or "test_experiment.py:train" in script.read_text()
+    )
 
 
 @dataclasses.dataclass
@@ -205,7 +220,8 @@ def test_assert_new_exists_clear_and_move(tmp_path: pathlib.Path) -> None:
         exp.assert_new()
     exp.clear()
     assert sorted(n for n in os.listdir(tmp_path / "life") if not n.startswith(".")) == [
-        "params.yml"]
+        "params.yml"
+    ]
     assert exp.status == "registered"
     exp.move(tmp_path / "moved" / "life")
     assert not (tmp_path / "life").exists()
@@ -236,6 +252,7 @@ def test_log_writes_tensorboard_and_history(tmp_path: pathlib.Path) -> None:
 
 def test_parameter_names_may_not_shadow_experiment_attributes() -> None:
     with pytest.raises(fexp.ConfigError, match="status"):
+
         @fexp.experiment
         def clash(root: fexp.Root, status: str = "x") -> None:  # @p clashes
             pass

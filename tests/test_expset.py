@@ -34,8 +34,12 @@ def test_init_writes_the_set_files(xs: fexp.ExperimentSet) -> None:
 
 def test_link_casts_names_and_records_overrides(xs: fexp.ExperimentSet) -> None:
     names = xs.link('{times: 1 | 2.0, to: x | "a, b"}', purpose="p")
-    assert names == ["times=1__to=x", "times=1__to=a,-b@fa1a52b2", "times=2__to=x",
-                     "times=2__to=a,-b@2afd7134"]
+    assert names == [
+        "times=1__to=x",
+        "times=1__to=a,-b@fa1a52b2",
+        "times=2__to=x",
+        "times=2__to=a,-b@2afd7134",
+    ]
     params = _yaml.read_mapping(xs.root / names[3] / "params.yml")
     assert params["_purpose"] == "p" and params["_status"] == "registered"
     assert (params["times"], params["to"]) == (2, "a, b")  # 2.0 cast to the int parameter
@@ -115,8 +119,10 @@ def test_moved_set_is_rerooted_by_relink(xs: fexp.ExperimentSet, tmp_path: pathl
 def test_run_force_retries_and_stop_on_failure(tmp_path: pathlib.Path) -> None:
     script = tmp_path / "flaky.sh"
     # Fails until it has been called three times for the same experiment.
-    script.write_text('#!/usr/bin/env bash\nd=$(dirname "$1"); echo x >> "$d/calls"\n'
-                      '[ "$(wc -l < "$d/calls")" -ge 3 ] || exit 1\n')
+    script.write_text(
+        '#!/usr/bin/env bash\nd=$(dirname "$1"); echo x >> "$d/calls"\n'
+        '[ "$(wc -l < "$d/calls")" -ge 3 ] || exit 1\n'
+    )
     defaults = tmp_path / "defaults.yml"
     defaults.write_text("n: 0\n")
     ys = fexp.ExperimentSet.init(tmp_path / "flaky", script=script, defaults=defaults)
@@ -154,9 +160,15 @@ def test_concurrent_links_lose_nothing(tmp_path: pathlib.Path, clean_env: pathli
     xs = fexp.ExperimentSet.init(tmp_path / "busy", HELLO)
     exe = shutil.which("fexp")
     assert exe
-    procs = [subprocess.Popen([exe, "link", f"{{times: {i}, to: a | b | c}}", "-r", str(xs.root)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(8)]
+    procs = [
+        subprocess.Popen(
+            [exe, "link", f"{{times: {i}, to: a | b | c}}", "-r", str(xs.root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(8)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -209,3 +221,48 @@ def test_params_json_twin_equals_the_yaml(xs: fexp.ExperimentSet) -> None:
     for name in names:
         twin = json.loads((xs.root / name / ".params.yml.json").read_text())["data"]
         assert twin == _yaml.read_mapping(xs.root / name / "params.yml"), name
+
+
+FLAKY = """
+import pathlib
+import fexp
+
+
+@fexp.experiment
+def flaky(root: fexp.Root, fail_times: int = 0, n: int = 0):  # @p failures before success
+    calls = root.directory / "calls"
+    count = len(calls.read_text().splitlines()) if calls.exists() else 0
+    calls.write_text("x\\n" * (count + 1))
+    if count < fail_times:
+        raise RuntimeError(f"failure {count + 1}")
+    root.message({"n": n})
+"""
+
+
+def test_run_fork_runs_in_children_with_retries(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    ys = fexp.ExperimentSet.init(tmp_path / "forked", f"{tmp_path / 'flaky.py'}:flaky")
+    ys.link("{n: 1 | 2 | 3 | 4, fail_times: 0}")
+    ys.link("{n: 5, fail_times: 2}")
+    summary = ys.run(fork=True, jobs=2, retries=2)
+    assert summary.counts == {"finished": 5}
+    attempts = {r.name: r.attempts for r in summary.results}
+    assert attempts["n=5__fail_times=2"] == 3
+    rows = {r["name"]: r for r in ys.find()}
+    assert rows["n=3__fail_times=0"]["messages"] == {"n": 3}
+    assert rows["n=5__fail_times=2"]["attempts"] == 3  # each attempt recorded by the runner
+    ys.link("{n: 6, fail_times: 9}")
+    summary = ys.run(fork=True)
+    assert summary.failed and summary.results[0].status == "error"
+    assert "failure 1" in (ys.root / "n=6__fail_times=9" / "error.txt").read_text()
+
+
+def test_run_fork_refuses_script_sets(tmp_path: pathlib.Path) -> None:
+    script = tmp_path / "job.sh"
+    script.write_text("#!/usr/bin/env bash\n")
+    defaults = tmp_path / "defaults.yml"
+    defaults.write_text("n: 0\n")
+    ys = fexp.ExperimentSet.init(tmp_path / "s", script=script, defaults=defaults)
+    ys.link("{n: 1}")
+    with pytest.raises(fexp.ConfigError, match="--fork"):
+        ys.run(fork=True)

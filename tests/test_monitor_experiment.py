@@ -33,7 +33,8 @@ EXPERIMENT = textwrap.dedent(
 
 
 def test_monitor_in_a_functional_experiment_through_script_sh(
-        fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     (tmp_path / "fit.py").write_text(EXPERIMENT)
@@ -51,6 +52,7 @@ def test_monitor_in_a_functional_experiment_through_script_sh(
     events = EventAccumulator(str(folder))
     events.Reload()
     assert [e.step for e in events.Scalars("loss")] == list(range(1, 13))
-    checkpoints = sorted(p.name for p in (folder / "checkpoints").iterdir()
-                         if not p.name.startswith("."))
+    checkpoints = sorted(
+        p.name for p in (folder / "checkpoints").iterdir() if not p.name.startswith(".")
+    )
     assert len(checkpoints) == 2  # ckpt_keep=2

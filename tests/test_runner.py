@@ -49,8 +49,12 @@ CHILD = textwrap.dedent(
 def _spawn(tmp_path: pathlib.Path, mode: str) -> subprocess.Popen[str]:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs"), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "runs"), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _params(tmp_path: pathlib.Path) -> dict[str, object]:
@@ -105,8 +109,9 @@ def test_finished_experiment_is_never_silently_rerun(tmp_path: pathlib.Path) -> 
     ("signum", "status"),
     [(signal.SIGINT, "stopped"), (signal.SIGTERM, "stopped"), (signal.SIGUSR1, "timeout")],
 )
-def test_signals_set_status_and_run_callbacks(tmp_path: pathlib.Path, signum: int,
-                                              status: str) -> None:
+def test_signals_set_status_and_run_callbacks(
+    tmp_path: pathlib.Path, signum: int, status: str
+) -> None:
     with _spawn(tmp_path, "sleep") as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
@@ -134,8 +139,11 @@ def test_acknowledged_messages_survive_sigkill(tmp_path: pathlib.Path) -> None:
             proc.kill()
             remaining = proc.stdout.read()  # through the same buffer readline() filled
             proc.wait(timeout=10)
-        acks = [int(line.split()[1]) for line in (first + remaining).splitlines()
-                if line.startswith("ack ")]
+        acks = [
+            int(line.split()[1])
+            for line in (first + remaining).splitlines()
+            if line.startswith("ack ")
+        ]
         data = _params(trial_dir)
         assert data["_status"] == "running"  # killed: no chance to record anything else
         records = _messages.read(trial_dir / "runs" / "exp" / "messages.jsonl")

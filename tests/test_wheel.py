@@ -17,8 +17,12 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_wheel_installs_and_runs_in_a_fresh_virtualenv(tmp_path: pathlib.Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     wheel = next(dist.glob("fexp-*.whl"))
     import zipfile
 
@@ -29,26 +33,44 @@ def test_wheel_installs_and_runs_in_a_fresh_virtualenv(tmp_path: pathlib.Path) -
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    str(wheel)], check=True, timeout=900)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        timeout=900,
+    )
     env = {**os.environ, "FEXP_HOME": str(tmp_path / "home"), "PYTHONPATH": ""}
     work = tmp_path / "work"  # outside the checkout: templates must come from the wheel
     work.mkdir()
     shutil.copy(REPO / "examples" / "hello_world.py", work / "hello_world.py")
 
-    where = subprocess.run([str(python), "-c", "import fexp, fexp._render as r; "
-                            "print(fexp.__file__); print(r.template_dir())"],
-                           check=True, capture_output=True, text=True, cwd=work, env=env)
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import fexp, fexp._render as r; print(fexp.__file__); print(r.template_dir())",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
     package_file, templates = where.stdout.split()
     assert package_file.startswith(str(env_dir)) and templates.startswith(str(env_dir))
 
     fexp = env_dir / "bin" / "fexp"
-    result = subprocess.run([str(fexp), "--help"], capture_output=True, text=True, cwd=work, env=env)
+    result = subprocess.run(
+        [str(fexp), "--help"], capture_output=True, text=True, cwd=work, env=env
+    )
     assert result.returncode == 0 and "link" in result.stdout
-    for args in (["init", "hello_world.py:hello_world", "-r", "set"],
-                 ["link", "{to: Wheel | Venv}", "-r", "set"], ["run", "-r", "set"]):
-        result = subprocess.run([str(fexp), *args], capture_output=True, text=True, cwd=work,
-                                env=env, timeout=120)
+    for args in (
+        ["init", "hello_world.py:hello_world", "-r", "set"],
+        ["link", "{to: Wheel | Venv}", "-r", "set"],
+        ["run", "-r", "set"],
+    ):
+        result = subprocess.run(
+            [str(fexp), *args], capture_output=True, text=True, cwd=work, env=env, timeout=120
+        )
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "Hello Wheel!" in result.stdout and "ran 2: 2 finished" in result.stdout
     script = (work / "set" / "script.sh").read_text()

@@ -79,7 +79,7 @@ def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
     return str(data.get("_status", "registered")), data
 
 
-def _settle(xs: ExperimentSet, name: str, returncode: int) -> str:
+def settle(xs: ExperimentSet, name: str, returncode: int) -> str:
     """Record the outcome of a blocking launch for scripts that did not record one."""
     with xs.locked():
         status, data = _status(xs, name)
@@ -91,7 +91,7 @@ def _settle(xs: ExperimentSet, name: str, returncode: int) -> str:
     return status
 
 
-def _prepare(xs: ExperimentSet, name: str) -> None:
+def prepare(xs: ExperimentSet, name: str) -> None:
     with xs.locked():
         status, data = _status(xs, name)
         if status != "registered" and data:
@@ -115,10 +115,10 @@ def _launch_one(
                 ).returncode
         else:
             code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
-        status = _settle(xs, name, code) if blocking else _status(xs, name)[0]
+        status = settle(xs, name, code) if blocking else _status(xs, name)[0]
         if status != "error" or attempts > retries:
             return RunResult(name, status, code, attempts)
-        _prepare(xs, name)
+        prepare(xs, name)
 
 
 def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[str], list[str]]:
@@ -148,8 +148,9 @@ def run_set(
     retries: int,
     stop_on_failure: bool,
     progress: bool,
+    fork: bool = False,
 ) -> RunSummary:
-    """Run the matching experiments; see the module docstring."""
+    """Run the matching experiments; see the module docstring (``fork``: see ``forked``)."""
     if jobs < 1:
         raise _errors.ConfigError(f"--jobs must be at least 1, got {jobs}", source="option --jobs")
     if retries < 0:
@@ -162,7 +163,15 @@ def run_set(
     summary = RunSummary(skipped=skipped)
     for name in chosen:
         if force:
-            _prepare(xs, name)
+            prepare(xs, name)
+    if fork:
+        from . import forked
+
+        summary.results = forked.run_forked(
+            xs, chosen, jobs=jobs, retries=retries, stop_on_failure=stop_on_failure
+        )
+        summary.stopped_early = len(summary.results) < len(chosen)
+        return summary
     capture = jobs > 1 or progress
     stop = threading.Event()
     bar = _Progress(len(chosen)) if progress else None
