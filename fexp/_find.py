@@ -99,12 +99,15 @@ def experiment_dirs(root: pathlib.Path, names: Iterable[str] | None = None) -> l
 def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
     """Names matching a glob (``*`` when None), or a regex when it starts with ``re:``."""
     import re
+    import warnings
 
     if pattern is None or pattern in ("", "*"):
         return list(names)
     if pattern.startswith("re:"):
         try:
-            regex = re.compile(pattern[3:])
+            with warnings.catch_warnings():  # see _query._compile
+                warnings.simplefilter("ignore", FutureWarning)
+                regex = re.compile(pattern[3:])
         except re.error as exc:
             raise _errors.ConfigError(
                 f"bad regular expression: {exc}", source=f"pattern {pattern!r}"

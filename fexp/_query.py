@@ -18,6 +18,7 @@ import io
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
@@ -222,7 +223,11 @@ def _key(
 
 def _compile(text: str, where: str, what: str) -> re.Pattern[str]:
     try:
-        return re.compile(text)
+        with warnings.catch_warnings():
+            # re warns about constructs like "[[" that may change meaning in future Pythons;
+            # the user's pattern works as written today, so the warning is only noise.
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(text)
     except (re.error, OverflowError, RecursionError) as exc:
         raise _bad(where, f"invalid {what} {text!r}: {exc}.") from None
 
