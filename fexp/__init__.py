@@ -38,6 +38,20 @@ _LAZY = {
     "dic_to_yaml": "fexp._public_yaml",
     "dic_from_yml": "fexp._public_yaml",
     "Interrupted": "fexp._runner",
+    "Best": "fexp._checkpoint",
+    "CheckpointRecord": "fexp._checkpoint",
+    "CheckpointWriter": "fexp._checkpoint",
+    "HighestCheckpointWriter": "fexp._checkpoint",
+    "LowestCheckpointWriter": "fexp._checkpoint",
+    "read_best": "fexp._checkpoint",
+    "read_latest": "fexp._checkpoint",
+    "read_step": "fexp._checkpoint",
+    "reduce": "fexp._reduce",
+    "select_best": "fexp._reduce",
+    "Service": "fexp._services_registry",
+    "TensorboardService": "fexp._services_registry",
+    "Token": "fexp._token",
+    "token": "fexp._token",
 }
 
 __all__ = sorted(

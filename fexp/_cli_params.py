@@ -233,6 +233,9 @@ def run_command(cls: type[Experiment], values: dict[str, Any]) -> None:
 
         root = pathlib.Path(values.get("root") or _config.load().get("root") or "runs")
     exp = cls(**overrides)
+    if values.get("debug"):
+        exp.debug()
+        exp.update(overrides)  # Options given on the command line win over debug().
     exp.register(root, values.get("name"), purpose=values.get("purpose") or "")
     print(f"fexp: running {cls.kind()} in {exp.directory}", file=sys.stderr)
     _run_and_exit(exp)

@@ -76,9 +76,26 @@ def link(
     purpose: Annotated[str, typer.Option(help="why these experiments exist")] = "",
     samples: Annotated[int | None, typer.Option(help="random search: draw N configs")] = None,
     seed: Annotated[int | None, typer.Option(help="random search seed")] = None,
+    from_best: Annotated[
+        int | None, typer.Option("--from-best", help="reduce: cross SWEEP with the best N")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--from", help="reduce: the first stage's set (or DIR/GLOB)")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="reduce: the message to rank on")] = None,
+    keep: Annotated[str, typer.Option("--keep", help="reduce: min or max is best")] = "min",
 ) -> None:
-    """Register one experiment per configuration of a sweep."""
+    """Register one experiment per configuration of a sweep (see also `fexp reduce`)."""
     xs = _set(root)
+    if from_best is not None or source is not None or by is not None:
+        from . import _reduce
+
+        reduced = _reduce.from_link_options(
+            xs, sweep, source=source, best=from_best, by=by, keep=keep, config=config,
+            samples=samples, repeats=repeats, name=name, purpose=purpose,
+        )
+        print(reduced.render())
+        return
     names = xs.link(
         sweep,
         config=config,
@@ -105,6 +122,10 @@ def run(
         int, typer.Option(help="re-run an experiment that failed up to N times")
     ] = 0,
     stop_on_failure: Annotated[bool, typer.Option(help="launch nothing after a failure")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(help="also re-run error/stopped/timeout/preempted/requeued ones in place"),
+    ] = False,
     progress: Annotated[bool | None, typer.Option(help="show a progress bar")] = None,
     fork: Annotated[
         bool,
@@ -150,6 +171,10 @@ def run(
     """
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
+    if resume and not dry_run:  # They run again in their folders, from their checkpoints.
+        from ._launchers import local
+
+        local.prepare_resume(xs, pattern)
     if slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch":
         from . import _cluster
 
@@ -389,8 +414,12 @@ def plot(
     from . import _find, _plot
 
     rows = _find.find(root, pattern, where=where or (), status=status or ())
+    _plot.check_options(x, group_by, rows)
     histories = _histories(rows, [key])
     if out is None:
+        if group_by is not None:  # lines of one group next to each other
+            rows = sorted(rows, key=lambda r: _plot.format_value(
+                _plot.flat_params(r).get(group_by, "")))
         print(_plot.terminal_plot(key, rows, histories, width=width))
         return
     summary = _plot.plot_histories(

@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[str, Any]] = {
     "prompt": ("ask before destructive commands such as clean (true/false)", True),
     "root": ("the folder `fexp NAME` registers experiments in when -r is not given", "runs"),
     "env": ("environment variables exported by every script.sh (a YAML mapping)", {}),
+    "meta": ("get_meta groups saved in _meta at every run start, e.g. [gpu, cpu]", []),
 }
 
 
@@ -108,6 +109,15 @@ def parse_setting(key: str, text: str) -> Any:
         ):
             raise _errors.ConfigError("expected a YAML mapping of NAME: value", source=source)
         value = {k: str(v) for k, v in value.items()}
+    elif key == "meta":
+        from . import _meta
+
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not set(value) <= set(_meta.RUN_GROUPS):
+            raise _errors.ConfigError(
+                f"expected a YAML list of groups from {', '.join(_meta.RUN_GROUPS)}",
+                source=source,
+            )
     elif key in ("python", "root") and value is not None:
         value = str(value)
     return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from . import _experiment
@@ -14,16 +14,26 @@ def experiment(fn: Callable[..., Any], /) -> type[_experiment.Experiment]: ...
 
 @overload
 def experiment(
-    *, name: str | None = None
+    *,
+    name: str | None = None,
+    tokens: Mapping[str, int] | None = None,
+    debug: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], type[_experiment.Experiment]]: ...
 
 
 def experiment(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    tokens: Mapping[str, int] | None = None,
+    debug: Mapping[str, Any] | None = None,
 ) -> type[_experiment.Experiment] | Callable[[Callable[..., Any]], type[_experiment.Experiment]]:
     """Turn ``fn(root: Root, p1=..., ...)`` into an ``Experiment`` subclass named after it.
 
     Parameters, types and help come from the signature, its comments and the docstring.
+    ``tokens={"gpu": 1}`` makes every run hold a slot of those tokens (``fexp.token``);
+    ``debug={"epochs": 1}`` are the parameters ``--debug`` runs with (xmen's ``debug()``).
 
     Example:
         >>> @experiment
@@ -34,13 +44,17 @@ def experiment(
     """
 
     def wrap(function: Callable[..., Any]) -> type[_experiment.Experiment]:
-        return experiment_from_function(function, name=name)
+        return experiment_from_function(function, name=name, tokens=tokens, debug=debug)
 
     return wrap(fn) if fn is not None else wrap
 
 
 def experiment_from_function(
-    fn: Callable[..., Any], *, name: str | None = None
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    tokens: Mapping[str, int] | None = None,
+    debug: Mapping[str, Any] | None = None,
 ) -> type[_experiment.Experiment]:
     """Build the Experiment subclass for ``fn`` (what ``@experiment`` returns)."""
     from . import _introspect
@@ -61,4 +75,5 @@ def experiment_from_function(
         "_attr": fn.__name__,
         "execute": execute,
     }
-    return type(name or fn.__name__, (_experiment.Experiment,), namespace)
+    options = {k: v for k, v in (("tokens", tokens), ("debug", debug)) if v is not None}
+    return type(name or fn.__name__, (_experiment.Experiment,), namespace, **options)

@@ -137,6 +137,27 @@ class Experiment:
     description: ClassVar[str] = ""
     _param_specs: ClassVar[dict[str, _params.ParamSpec] | None] = None
     _ref: ClassVar[str | None] = None
+    _tokens: ClassVar[Mapping[str, int]] = {}
+    _debug_params: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(
+        cls,
+        *,
+        tokens: Mapping[str, int] | None = None,
+        debug: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``class T(Experiment, tokens={"gpu": 1}, debug={"epochs": 1})``: the tokens every
+        run holds (see ``fexp.token``) and the parameters ``debug()`` sets."""
+        super().__init_subclass__(**kwargs)
+        if tokens is not None:
+            from . import _token
+
+            for token_name, count in tokens.items():
+                _token.check_token(token_name, count, source=f"experiment {cls.__name__!r} token")
+            cls._tokens = dict(tokens)
+        if debug is not None:
+            cls._debug_params = dict(debug)
 
     def __init__(
         self,
@@ -224,6 +245,14 @@ class Experiment:
         self._sync_attributes()
         if self.directory is not None:
             self.save()
+
+    def debug(self) -> Experiment:
+        """Shrink the experiment for a quick check (xmen): ``--debug`` calls it before running
+        in a temporary folder. By default it sets the ``debug=`` parameters given to
+        ``@fexp.experiment(debug={...})`` or the class; override it to do more."""
+        if self._debug_params:
+            self.update(self._debug_params, source="debug parameters")
+        return self
 
     @classmethod
     def get_param_helps(cls) -> dict[str, str]:
@@ -526,7 +555,7 @@ class Experiment:
         writer.flush()
         self.message(data, step=step)
 
-    def assert_new(self) -> None:
+    def assert_new(self) -> Experiment:
         """Raise unless the experiment folder is empty or absent (apart from params.yml)."""
         directory = self._require_directory()
         extra = (
@@ -539,16 +568,18 @@ class Experiment:
                 f"experiment folder is not new; it holds {', '.join(sorted(extra))}",
                 source=str(directory),
             )
+        return self
 
-    def assert_exists(self) -> None:
+    def assert_exists(self) -> Experiment:
         """Raise unless the experiment folder and its params.yml exist."""
         directory = self._require_directory()
         if not (directory / _layout.PARAMS_FILE).exists():
             raise _errors.ExperimentStateError(
                 "experiment folder does not exist", source=str(directory)
             )
+        return self
 
-    def clear(self) -> None:
+    def clear(self) -> Experiment:
         """Delete everything the runs produced, keeping params.yml; status -> registered."""
         directory = self._require_directory()
         for path in directory.iterdir():
@@ -563,8 +594,9 @@ class Experiment:
         self.status = "registered"
         self.started = self.stopped = None
         self.save()
+        return self
 
-    def move(self, new_directory: str | os.PathLike[str]) -> None:
+    def move(self, new_directory: str | os.PathLike[str]) -> Experiment:
         """Move the experiment folder to ``new_directory`` (which must not exist)."""
         directory = self._require_directory()
         target = pathlib.Path(new_directory).absolute()
@@ -575,6 +607,7 @@ class Experiment:
         shutil.move(str(directory), str(target))
         self.directory = target
         self.save()
+        return self
 
     def close(self) -> None:
         """Close the message log and the summary writer (reopened on next use)."""

@@ -16,7 +16,9 @@ from . import _atomic, _errors, _find, _index, _layout, _meta, _params, _yaml
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
-    from ._launchers.local import RunSummary
+    from ._launchers.local import Launch, RunSummary
+    from ._services_registry import Service
+    from ._token import Token
 
 
 class ExperimentSet:
@@ -32,6 +34,7 @@ class ExperimentSet:
         self.root = pathlib.Path(root).absolute()
         self.paths = _layout.SetPaths(self.root)
         self._launched: list[Any] = []
+        self.services: dict[str, Service] = {}
 
     def __repr__(self) -> str:
         return f"ExperimentSet({str(self.root)!r})"
@@ -39,8 +42,15 @@ class ExperimentSet:
     def __enter__(self) -> ExperimentSet:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.wait()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Wait for what this object launched (stop it first after an exception), then stop
+        its services (experimaestro's ``with experiment(...)``)."""
+        try:
+            if exc_type is not None:
+                self.stop()
+            self.wait()
+        finally:
+            self.stop_services()
 
     # -- state ----------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -343,8 +353,13 @@ class ExperimentSet:
         stop_on_failure: bool = False,
         progress: bool = False,
         fork: bool = False,
+        resume: bool = False,
     ) -> RunSummary:
-        """Run matching ``registered`` experiments through script.sh (``force``: any status)."""
+        """Run matching ``registered`` experiments through script.sh and wait for them.
+
+        ``resume`` also re-runs interrupted and failed ones in their folders (they continue
+        from their checkpoints); ``force`` runs any status. ``launch`` runs in the background.
+        """
         from ._launchers import local
 
         return local.run_set(
@@ -356,15 +371,91 @@ class ExperimentSet:
             retries=retries,
             stop_on_failure=stop_on_failure,
             progress=progress,
+            resume=resume,
             fork=fork,
         )
+
+    def launch(
+        self,
+        pattern: str | None = None,
+        launcher: Sequence[str] = ("bash",),
+        *,
+        jobs: int = 1,
+        force: bool = False,
+        retries: int = 0,
+        stop_on_failure: bool = False,
+        resume: bool = False,
+    ) -> Launch:
+        """Start ``run`` in the background and return at once; ``wait()``, ``stop()`` and the
+        end of a ``with`` block wait for (or stop) what it started."""
+        from ._launchers import local
+
+        self.names(pattern)  # A missing set is reported here, not in the background.
+        launched = local.Launch(
+            lambda cancel: local.run_set(
+                self, pattern, launcher, jobs=jobs, force=force, retries=retries,
+                stop_on_failure=stop_on_failure, progress=False, resume=resume, cancel=cancel,
+            )
+        )
+        self._launched.append(launched)
+        return launched
+
+    def stop(self) -> None:
+        """Stop what this object launched: nothing more starts, running experiments get
+        SIGTERM and record ``stopped``."""
+        for launched in self._launched:
+            launched.stop()
+
+    # -- experimaestro: services, tokens, configuration objects --------------------------
+    def add_service(self, name: str, service: Service) -> Service:
+        """Start ``service`` (e.g. ``fexp.TensorboardService()``) for this set; it is listed
+        in ``services`` and by ``fexp services`` until ``stop_services`` or the ``with`` ends."""
+        from . import _services_registry
+
+        self.services[name] = _services_registry.start(self, name, service)
+        return service
+
+    def stop_services(self) -> None:
+        """Stop every service started by ``add_service``, newest first."""
+        from . import _services_registry
+
+        while self.services:
+            name, service = self.services.popitem()
+            _services_registry.stop(self, name, service)
+
+    def token(self, name: str, count: int = 1) -> Token:
+        """Make every experiment of this set hold a slot of token ``name`` (``count`` slots on
+        each machine) while it runs: script.sh exports ``FEXP_TOKENS``. Returns the token."""
+        from . import _token
+
+        token = _token.Token(name, count)
+        state = self.state()
+        if not state.get("ref"):
+            raise _errors.ConfigError(
+                f"a script-only set cannot hold tokens for its script; run the command in "
+                f"script.sh as `fexp token {name} -c {count} COMMAND`", source=str(self.root))
+        specs = _token.parse_tokens((state.get("env") or {}).get(_token.ENV_VAR, ""))
+        self.setenv(_token.ENV_VAR, _token.render_tokens({**specs, name: count}))
+        return token
+
+    def save(self, name: str, obj: Any) -> pathlib.Path:
+        """Save a configuration object (dataclass or plain data) as ``configs/NAME.yml``."""
+        from . import _metadata
+
+        return _metadata.write(self.root / _layout.CONFIGS_DIR, name, obj)
+
+    def load(self, name: str, type_: type | None = None) -> Any:
+        """Load ``configs/NAME.yml``; a dataclass ``type_`` is rebuilt from it."""
+        from . import _metadata
+
+        return _metadata.read(self.root / _layout.CONFIGS_DIR, name, type_)
 
     def find(self, pattern: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         """Rows for this set's experiments (see ``fexp.find``)."""
         return _find.find(self.root, pattern, **kwargs)
 
     def wait(self) -> None:
-        """Wait for every process this set object launched in the background."""
+        """Wait for everything this set object launched in the background."""
         for proc in self._launched:
             proc.wait()
         self._launched.clear()

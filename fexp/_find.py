@@ -170,7 +170,7 @@ def find(
         limit=limit,
     )
     if mode == "set":
-        return _query.group_by_set(rows)
+        return _query.group_by_set(rows, sets=_set_infos(roots))
     if mode != "experiment":
         raise _errors.ConfigError(f"mode must be 'experiment' or 'set', got {mode!r}")
     return rows
@@ -183,3 +183,18 @@ def find_df(
     from . import _query
 
     return _query.to_dataframe(find(root, pattern, **kwargs))
+
+
+def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:
+    """The purpose and creation time of each set, from its experiment.yml (xmen's
+    ``mode="set"`` reports the set's own, not its experiments')."""
+    from . import _expset
+
+    infos = {}
+    for root in roots:
+        xs = _expset.ExperimentSet(root)
+        if xs.exists():
+            state = xs.state()
+            infos[str(xs.root)] = {"purpose": state.get("purpose") or "",
+                                   "created": state.get("created")}
+    return infos

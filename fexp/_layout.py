@@ -21,6 +21,9 @@ LOCK_FILE = ".fexp.lock"
 CONFIG_FILE = "config.yml"
 GENERATED_DIR = "generated"
 LAUNCH_LOG = "launch.txt"
+CONFIGS_DIR = "configs"
+SERVICES_FILE = "services.yml"
+TOKENS_DIR = "tokens"
 INDEX_FILE = ".fexp-index.json"
 
 

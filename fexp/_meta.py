@@ -12,8 +12,10 @@ import os
 import pathlib
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from . import _errors
 
 if TYPE_CHECKING:
     import subprocess
@@ -39,6 +41,8 @@ _SLURM_VARS = {
     "gpus": "SLURM_GPUS",
 }
 _SLURM_INTS = frozenset(["array_task_id", "restart_count", "cpus_per_task"])
+# The get_meta groups run_meta can add: platform and slurm are in every _meta already.
+RUN_GROUPS = ("cpu", "memory", "disk", "conda", "network", "gpu", "environ")
 _GPU_FIELDS = ("index", "name", "uuid", "memory.total", "memory.used", "utilization.gpu")
 
 
@@ -261,11 +265,24 @@ def _platform_name() -> str:
     return f"{uname.sysname}-{uname.release}-{uname.machine}"
 
 
-def run_meta() -> dict[str, Any]:
+def run_meta(groups: Iterable[str] = ()) -> dict[str, Any]:
     """Build the ``_meta`` record of this process: host, user, platform, pid, python, slurm.
 
-    ``slurm`` is present only inside a SLURM job. No subprocess is started.
+    ``slurm`` is present only inside a SLURM job. ``groups`` adds those groups of
+    :func:`get_meta` (one of :data:`RUN_GROUPS`; the config's ``meta`` setting at run start);
+    without them no subprocess is started.
+
+    Raises:
+        ConfigError: an unknown group.
     """
+    wanted = list(groups)
+    unknown = [g for g in wanted if g not in RUN_GROUPS]
+    if unknown:
+        raise _errors.ConfigError(
+            f"unknown meta group(s) {', '.join(map(repr, unknown))}; choose from "
+            f"{', '.join(RUN_GROUPS)} (host, platform and slurm are always recorded)",
+            source="config 'meta'",
+        )
     host, user, system = _host_user_platform()
     meta: dict[str, Any] = {
         "host": host,
@@ -277,6 +294,8 @@ def run_meta() -> dict[str, Any]:
     slurm = slurm_info()
     if slurm:
         meta["slurm"] = slurm
+    if wanted:
+        meta.update(get_meta(**dict.fromkeys(wanted, True)))
     return meta
 
 

@@ -194,6 +194,14 @@ def _check_group_by(group_by: str, rows: Sequence[Mapping[str, Any]]) -> None:
         )
 
 
+def check_options(x: str, group_by: str | None, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Validate ``--x`` and ``--group-by`` (for the figure and the terminal plot alike)."""
+    if x not in ("step", "time"):
+        raise _errors.ConfigError(f"option --x must be 'step' or 'time', got {x!r}.")
+    if group_by is not None:
+        _check_group_by(group_by, rows)
+
+
 def _import_matplotlib() -> Any:
     try:
         import matplotlib
@@ -296,10 +304,7 @@ def plot_histories(
             to plot; matplotlib not installed.
     """
     fmt = _check_out(out)
-    if x not in ("step", "time"):
-        raise _errors.ConfigError(f"option --x must be 'step' or 'time', got {x!r}.")
-    if group_by is not None:
-        _check_group_by(group_by, rows)
+    check_options(x, group_by, rows)
     series, skipped = select_series(key, rows, histories)
     matplotlib = _import_matplotlib()
     buffer = io.BytesIO()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _atomic, _errors, _experiment, _meta
+from . import _atomic, _config, _errors, _experiment, _meta, _token
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -205,13 +206,40 @@ def check_runnable(exp: Experiment) -> None:
 
 
 def run(exp: Experiment) -> Any:
-    """Run ``exp.execute()`` inside the lifecycle; re-raise its exception after recording it."""
+    """Run ``exp.execute()`` inside the lifecycle; re-raise its exception after recording it.
+
+    The tokens the experiment declares (``tokens=`` and ``$FEXP_TOKENS``) are held for the
+    whole run; while one must be waited for, the status is ``queued``.
+    """
     directory = exp._require_directory()
     check_runnable(exp)
+    with contextlib.ExitStack() as held:
+        _hold_tokens(exp, held)
+        return _run_holding(exp, directory)
+
+
+def _hold_tokens(exp: Experiment, stack: contextlib.ExitStack) -> None:
+    specs = _token.declared(type(exp))
+    if not specs:
+        return
+
+    def waiting() -> None:
+        exp.status = "queued"
+        exp.save()
+
+    try:
+        with _signal_handlers():
+            stack.enter_context(_token.holding(specs, label=str(exp.directory), on_wait=waiting))
+    except Interrupted as stop:
+        _finish(exp, stop.status)
+        raise
+
+
+def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
     exp.status = "running"
     exp.started = exp.last = _meta.now_iso()
     exp.stopped = None
-    exp.meta = _meta.run_meta()
+    exp.meta = _meta.run_meta(_config.load().get("meta") or ())
     exp.save()
     _experiment._CURRENT.append(exp)
     try:

@@ -93,8 +93,8 @@ def test_scalar_logger_direct_use_and_options(tmp_path: pathlib.Path) -> None:
     hook = TensorboardLogger("scalar", "^x$@1s", prefix="train", prepend=False)
     assert hook.items("d", {"a": 1, "b": 2}) == [("a", 1), ("b", 2)]
     assert hook.items("l", [1, 2]) == [("l/0", 1), ("l/1", 2)]
-    with pytest.raises(_errors.ConfigError, match="unknown TensorBoard summary type 'mesh'"):
-        TensorboardLogger("mesh", "x@1s")
+    with pytest.raises(_errors.ConfigError, match="unknown TensorBoard summary type .voxel."):
+        TensorboardLogger("voxel", "x@1s")
     with pytest.raises(_errors.ConfigError, match="unknown option.*bogus.*expected nrow"):
         TensorboardLogger("image", "x@1s", bogus=1)
     with pytest.raises(_errors.ConfigError, match="expected none"):
@@ -197,3 +197,22 @@ def test_real_tensorboard_shows_one_run_per_experiment(tmp_path: pathlib.Path) -
             process.kill()
             process.wait()
     assert sorted(names) == ["lr=0.01,bs:2", "lr=0.1"]
+
+
+def test_mesh_summaries_read_back(tmp_path: pathlib.Path) -> None:
+    """xmen's TensorboardLogger type 'mesh': vertices (and faces) as TensorBoard mesh data."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    vertices = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    faces = np.array([[[0, 1, 2]]])
+    m = Monitor(tmp_path, hooks=[TensorboardLogger("mesh", "shape@2s")])
+    for _ in m(range(4)):
+        shape = {"vertices": vertices, "faces": faces}
+    m.close()
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    tensors = acc.Tags()["tensors"]
+    assert any(tag.startswith("shape") for tag in tensors), tensors
+    first = next(tag for tag in tensors if tag.startswith("shape"))
+    assert [e.step for e in acc.Tensors(first)] == [2, 4]
+    assert shape["faces"] is faces

@@ -10,10 +10,11 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors, _layout, _meta
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .._expset import ExperimentSet
 
 FAILED = ("error", "stopped", "timeout", "preempted", "corrupt")
+# Statuses ``--resume`` runs again in their folders, so they continue from their checkpoints.
+RESUMABLE = ("error", "stopped", "timeout", "preempted", "requeued")
 DETACHING = ("screen", "tmux", "nohup", "setsid", "sbatch")
 
 
@@ -79,12 +82,12 @@ def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
     return str(data.get("_status", "registered")), data
 
 
-def settle(xs: ExperimentSet, name: str, returncode: int) -> str:
+def settle(xs: ExperimentSet, name: str, returncode: int, stopped: bool = False) -> str:
     """Record the outcome of a blocking launch for scripts that did not record one."""
     with xs.locked():
         status, data = _status(xs, name)
         if status in ("registered", "running", "queued") and data:
-            status = "finished" if returncode == 0 else "error"
+            status = "finished" if returncode == 0 else "stopped" if stopped else "error"
             data["_status"] = status
             data["_stopped"] = _meta.now_iso()
             xs._write_params(xs.root / name, data)
@@ -100,8 +103,80 @@ def prepare(xs: ExperimentSet, name: str) -> None:
             xs._write_params(xs.root / name, data)
 
 
+class Cancel:
+    """Stop a run of a set: launch nothing more and SIGTERM the experiments running now
+    (they record ``stopped``)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            for proc in self._running:
+                proc.terminate()
+
+    def call(self, argv: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> int:
+        """``subprocess.call`` that ``set()`` can terminate."""
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env, **kwargs)
+        with self._lock:
+            self._running.add(proc)
+            if self.is_set():
+                proc.terminate()
+        try:
+            return proc.wait()
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+
+
+class Launch:
+    """A run of a set in a background thread (``ExperimentSet.launch``)."""
+
+    def __init__(self, work: Callable[[Cancel], RunSummary]) -> None:
+        self.cancel = Cancel()
+        self._summary: RunSummary | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, args=(work,), name="fexp-launch")
+        self._thread.start()
+
+    def _work(self, work: Callable[[Cancel], RunSummary]) -> None:
+        try:
+            self._summary = work(self.cancel)
+        except BaseException as exc:  # Handed to whoever waits.
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Launch nothing more and stop the experiments running now."""
+        self.cancel.set()
+
+    def wait(self) -> RunSummary:
+        """Wait until every launched experiment ended; return the summary (or raise its error)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._summary is None:
+            raise RuntimeError("the launch ended without a summary")
+        return self._summary
+
+
 def _launch_one(
-    xs: ExperimentSet, name: str, launcher: Sequence[str], *, capture: bool, retries: int
+    xs: ExperimentSet,
+    name: str,
+    launcher: Sequence[str],
+    *,
+    capture: bool,
+    retries: int,
+    cancel: Cancel,
+    env: Mapping[str, str],
 ) -> RunResult:
     argv = command_for(launcher, str(xs.paths.script), str(xs.root / name / _layout.PARAMS_FILE))
     blocking = is_blocking(launcher)
@@ -110,15 +185,23 @@ def _launch_one(
         attempts += 1
         if capture:
             with open(xs.root / name / _layout.LAUNCH_LOG, "ab") as log:
-                code = subprocess.run(
-                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                ).returncode
+                code = cancel.call(argv, env, stdout=log, stderr=subprocess.STDOUT)
         else:
-            code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
-        status = settle(xs, name, code) if blocking else _status(xs, name)[0]
-        if status != "error" or attempts > retries:
+            code = cancel.call(argv, env)
+        stopped = cancel.is_set()
+        status = settle(xs, name, code, stopped) if blocking else _status(xs, name)[0]
+        if status != "error" or attempts > retries or stopped:
             return RunResult(name, status, code, attempts)
         prepare(xs, name)
+
+
+def prepare_resume(xs: ExperimentSet, pattern: str | None) -> list[str]:
+    """Mark the interrupted and failed experiments matching ``pattern`` (``RESUMABLE``)
+    registered again, keeping their folders and checkpoints; return their names."""
+    names = [n for n in xs.names(pattern) if _status(xs, n)[0] in RESUMABLE]
+    for name in names:
+        prepare(xs, name)
+    return names
 
 
 def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[str], list[str]]:
@@ -149,8 +232,14 @@ def run_set(
     stop_on_failure: bool,
     progress: bool,
     fork: bool = False,
+    resume: bool = False,
+    cancel: Cancel | None = None,
 ) -> RunSummary:
-    """Run the matching experiments; see the module docstring (``fork``: see ``forked``)."""
+    """Run the matching experiments; see the module docstring (``fork``: see ``forked``).
+
+    ``resume`` also runs the interrupted and failed experiments again in their folders (they
+    continue from their checkpoints); ``cancel`` stops the run from another thread.
+    """
     if jobs < 1:
         raise _errors.ConfigError(f"--jobs must be at least 1, got {jobs}", source="option --jobs")
     if retries < 0:
@@ -159,11 +248,15 @@ def run_set(
         )
     if not launcher:
         launcher = ("bash",)
+    if resume:
+        prepare_resume(xs, pattern)
     chosen, skipped = runnable(xs, pattern, force)
     summary = RunSummary(skipped=skipped)
     for name in chosen:
         if force:
             prepare(xs, name)
+    cancel = cancel or Cancel()
+    env = {**os.environ, **(xs.state().get("env") or {})}
     if fork:
         from . import forked
 
@@ -177,9 +270,11 @@ def run_set(
     bar = _Progress(len(chosen)) if progress else None
 
     def work(name: str) -> RunResult | None:
-        if stop.is_set():
+        if stop.is_set() or cancel.is_set():
             return None
-        result = _launch_one(xs, name, launcher, capture=capture, retries=retries)
+        result = _launch_one(
+            xs, name, launcher, capture=capture, retries=retries, cancel=cancel, env=env
+        )
         if stop_on_failure and (result.status in FAILED or result.returncode != 0):
             stop.set()
         if bar:

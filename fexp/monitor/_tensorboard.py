@@ -19,7 +19,9 @@ from ._specs import Spec
 if TYPE_CHECKING:
     from ._monitor import Monitor
 
-KINDS: tuple[str, ...] = ("scalar", "histogram", "image", "text", "figure", "video", "pr_curve")
+KINDS: tuple[str, ...] = (
+    "scalar", "histogram", "image", "text", "figure", "video", "pr_curve", "mesh",
+)
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "image": ("nrow", "padding", "normalize", "value_range", "range", "scale_each", "pad_value"),
     "video": ("nrow", "padding", "normalize", "value_range", "range", "scale_each", "pad_value",
@@ -135,7 +137,7 @@ class TensorboardLogger(Hook):
     matplotlib figures. Summaries use the monitor's step and its folder.
 
     Args:
-        type: one of scalar, histogram, image, text, figure, video, pr_curve.
+        type: one of scalar, histogram, image, text, figure, video, pr_curve, mesh.
         spec: ``"{regex}@{N}{trigger}"``.
         fn: converts each variable first.
         prefix: tags become ``{prefix}/{name}``.
@@ -184,7 +186,10 @@ class TensorboardLogger(Hook):
             value = self.fn(value)
         if isinstance(value, list):
             return [(f"{name}/{i}", v) for i, v in enumerate(value)]
-        if isinstance(value, Mapping) and not (self.type == "pr_curve" and "labels" in value):
+        whole = (self.type == "pr_curve" and "labels" in value) or (
+            self.type == "mesh" and "vertices" in value
+        ) if isinstance(value, Mapping) else False
+        if isinstance(value, Mapping) and not whole:
             return [(f"{name}/{k}" if self.prepend else str(k), v) for k, v in value.items()]
         return [(name, value)]
 
@@ -218,6 +223,12 @@ class TensorboardLogger(Hook):
             (value["labels"], value["predictions"]) if isinstance(value, Mapping) else value
         )
         writer.add_pr_curve(tag, to_numpy(labels), to_numpy(predictions), step, **self.options)
+
+    def _add_mesh(self, writer: Any, tag: str, value: Any, step: int) -> None:
+        """``value``: vertices [B, N, 3], or ``{"vertices": ..., "colors": ..., "faces": ...}``."""
+        parts = value if isinstance(value, Mapping) else {"vertices": value}
+        extra = {k: to_numpy(parts[k]) for k in ("colors", "faces") if parts.get(k) is not None}
+        writer.add_mesh(tag, to_numpy(parts["vertices"]), global_step=step, **extra)
 
     def _add_video(self, writer: Any, tag: str, value: Any, step: int) -> None:
         from tensorboardX.proto.summary_pb2 import Summary
