@@ -243,8 +243,12 @@ def tensorboard(
     }
     if not runs:
         raise _errors.ConfigError("no experiments match", source=f"pattern {pattern!r}")
+    import signal
+
     process, url = _services.start_tensorboard(runs, port=port, host=host)
     print(f"TensorBoard at {url} with {len(runs)} runs; Ctrl-C to stop", flush=True)
+    # A SIGTERM (kill, a job scheduler) must stop TensorBoard too, not orphan it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         process.wait()
     except KeyboardInterrupt:

@@ -346,8 +346,10 @@ class Experiment:
 
         A defaults.yml sets status ``default``; ``copy=True`` takes only the parameters.
         """
+        from . import _index
+
         path = pathlib.Path(path)
-        data = _yaml.read_mapping(path)
+        data = _index.read_mapping_cached(path)
         is_defaults = path.name == _layout.DEFAULTS_FILE
         self.load_state(data, source=str(path), copy_only_params=copy or is_defaults)
         if is_defaults and not copy:
@@ -470,7 +472,11 @@ class Experiment:
         """
         if keep not in _messages.KEEPS:
             raise _errors.ConfigError(f"keep must be one of latest, min, max; got {keep!r}")
-        scalars = {str(k): _messages.to_scalar(v) for k, v in values.items()}
+        plain = _messages.PLAIN_TYPES  # the common case skips a call per value
+        scalars = {
+            k if type(k) is str else str(k): v if type(v) in plain else _messages.to_scalar(v)
+            for k, v in values.items()
+        }
         self.messages.update(_messages.apply(self.messages, scalars, keep, leader))
         if self.directory is None:
             return

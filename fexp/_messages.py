@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 import pathlib
 import time
@@ -25,6 +26,9 @@ from typing import Any, Literal
 Keep = Literal["latest", "min", "max"]
 KEEPS: tuple[str, ...] = ("latest", "min", "max")
 Scalar = int | float | str | bool
+
+
+PLAIN_TYPES = frozenset({bool, int, float, str})
 
 
 def to_scalar(value: Any) -> Scalar:
@@ -76,7 +80,26 @@ def apply(
         if _improves(values[leader], current.get(leader), keep):
             return dict(values)
         return {}
-    return {k: v for k, v in values.items() if _improves(v, current.get(k), keep)}
+    if keep == "latest":
+        return dict(values)
+    return _kept(current, values, operator.lt if keep == "min" else operator.gt)
+
+
+def _kept(current: Mapping[str, Scalar], values: Mapping[str, Scalar],
+          better: Any) -> dict[str, Scalar]:
+    """The hot path of ``apply`` for min/max without a leader (same rules as ``_improves``)."""
+    kept: dict[str, Scalar] = {}
+    for key, new in values.items():
+        old = current.get(key)
+        if old is None or old != old:  # nothing yet, or a NaN that anything replaces
+            kept[key] = new
+        elif new == new:  # a NaN never improves
+            try:
+                if better(new, old):
+                    kept[key] = new
+            except TypeError:  # values of another kind replace the old one
+                kept[key] = new
+    return kept
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)

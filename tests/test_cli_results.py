@@ -130,3 +130,7 @@ def test_tensorboard_command_serves_one_run_per_experiment(trained: pathlib.Path
         finally:
             proc.terminate()
             proc.communicate(timeout=30)
+    # TensorBoard itself stopped with `fexp tensorboard` (no orphan keeps the port).
+    port = int(url[0].rstrip("/").rsplit(":", 1)[1])
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5)
