@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from . import _atomic, _errors, _layout, _messages, _params, _yaml
+from . import _atomic, _errors, _layout, _messages, _params
 
 if TYPE_CHECKING:
     from tensorboardX import SummaryWriter
