@@ -149,7 +149,7 @@ def find(
     Example:
         >>> rows = find("runs", where=["lr<0.01"], status=["finished"])  # doctest: +SKIP
     """
-    from . import _config, _query
+    from . import _config, _query, _table
 
     roots = _config.known_sets() if all_sets or root is None else [pathlib.Path(root)]
     if root is not None and all_sets:
@@ -170,7 +170,7 @@ def find(
         limit=limit,
     )
     if mode == "set":
-        return _query.group_by_set(rows, sets=_set_infos(roots))
+        return _table.group_by_set(rows, sets=_set_infos(roots))
     if mode != "experiment":
         raise _errors.ConfigError(f"mode must be 'experiment' or 'set', got {mode!r}")
     return rows
@@ -180,9 +180,9 @@ def find_df(
     root: str | os.PathLike[str] | None = None, pattern: str | None = None, **kwargs: Any
 ) -> pandas.DataFrame:
     """``find`` as a pandas DataFrame (needs the ``pandas`` extra)."""
-    from . import _query
+    from . import _table
 
-    return _query.to_dataframe(find(root, pattern, **kwargs))
+    return _table.to_dataframe(find(root, pattern, **kwargs))
 
 
 def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:

@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _errors, _query
+from . import _errors, _table
 
 GROUPS = ("status", "date", "purpose", "git", "params", "messages", "meta")
 
 
-def parse_display(text: str | None) -> _query.Display:
+def parse_display(text: str | None) -> _table.Display:
     """``--show git,-date`` -> Display toggles (``-x`` hides a group)."""
     if not text:
-        return _query.Display()
+        return _table.Display()
     values: dict[str, bool] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         hide = part.startswith("-")
@@ -31,7 +31,7 @@ def parse_display(text: str | None) -> _query.Display:
                 source="option --show",
             )
         values[group] = not hide
-    return _query.Display(**values)
+    return _table.Display(**values)
 
 
 def spark_column(rows: Sequence[dict[str, Any]], key: str) -> dict[str, str]:
@@ -59,20 +59,20 @@ def render(
     json: bool = False,
     param: str | None = None,
     message: str | None = None,
-    display: _query.Display | None = None,
+    display: _table.Display | None = None,
     spark: str | None = None,
 ) -> str:
     """The text ``fexp list`` prints."""
     if json:
-        return _query.render_json(rows) + "\n"
-    cols = _query.columns(
-        rows, param_regex=param, msg_regex=message, show=display or _query.Display()
+        return _table.render_json(rows) + "\n"
+    cols = _table.columns(
+        rows, param_regex=param, msg_regex=message, show=display or _table.Display()
     )
     if spark:
         sparks = spark_column(rows, spark)
-        cols.append(_query.Column(f"{spark} ~", lambda row: sparks.get(row["path"], "")))
+        cols.append(_table.Column(f"{spark} ~", lambda row: sparks.get(row["path"], "")))
     if csv:
-        return _query.render_csv(rows, cols)
+        return _table.render_csv(rows, cols)
     if not rows:
         return "no experiments found\n"
     from rich.console import Console
@@ -85,7 +85,7 @@ def render(
         force_terminal=sys.stdout.isatty(),
         color_system="auto" if sys.stdout.isatty() else None,
     )
-    console.print(_query.render_table(rows, cols))
+    console.print(_table.render_table(rows, cols))
     return buffer.getvalue()
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fexp import _errors, _query
+from fexp import _errors, _query, _table
 
 GOLDEN_LIST_CSV = pathlib.Path(__file__).parent / "golden" / "list.csv"
 
@@ -446,18 +446,18 @@ def test_varying_params_type_nan_and_corrupt() -> None:
 # --------------------------------------------------------------------------- columns
 
 
-def headers(cols: list[_query.Column]) -> list[str]:
+def headers(cols: list[_table.Column]) -> list[str]:
     return [c.header for c in cols]
 
 
 def test_default_columns() -> None:
     rows = ROWS[:3]
-    assert headers(_query.columns(rows)) == ["name", "status", "created", "lr", "epochs", "loss"]
-    single = _query.columns(ROWS[:1])
+    assert headers(_table.columns(rows)) == ["name", "status", "created", "lr", "epochs", "loss"]
+    single = _table.columns(ROWS[:1])
     assert headers(single) == ["name", "status", "created", "lr", "epochs", "loss"]
-    assert headers(_query.columns(ROWS)) == [
+    assert headers(_table.columns(ROWS)) == [
         "name", "set", "status", "created", "lr", "epochs", "loss", "error"]
-    assert headers(_query.columns([])) == ["name", "status", "created"]
+    assert headers(_table.columns([])) == ["name", "status", "created"]
 
 
 def test_columns_regexes_toggles_and_where() -> None:
@@ -467,37 +467,37 @@ def test_columns_regexes_toggles_and_where() -> None:
                 version={"module": "m", "function": "f",
                          "git": {"branch": "main", "commit": "0123456789ab", "dirty": True}}),
             row("b", {"lr": 0.2, "opt": {"lr": 1}, "seed": 0}, messages={"loss": 3})]
-    cols = _query.columns(rows, param_regex=".*lr", msg_regex=".*loss")
+    cols = _table.columns(rows, param_regex=".*lr", msg_regex=".*loss")
     assert headers(cols) == ["name", "status", "created", "lr", "opt.lr", "loss", "val_loss"]
-    everything = _query.Display(purpose=True, git=True, meta=True)
-    cols = _query.columns(rows, show=everything)
+    everything = _table.Display(purpose=True, git=True, meta=True)
+    cols = _table.columns(rows, show=everything)
     assert headers(cols) == ["name", "status", "created", "purpose", "git", "lr",
                              "loss", "val_loss", "acc", "meta.host"]
     assert cols[4].text(rows[0]) == "main@01234567 (dirty)"
     assert cols[4].text(rows[1], "-") == "-"
-    bare = _query.Display(status=False, date=False, params=False, messages=False)
-    assert headers(_query.columns(rows, show=bare)) == ["name"]
+    bare = _table.Display(status=False, date=False, params=False, messages=False)
+    assert headers(_table.columns(rows, show=bare)) == ["name"]
     # Keys a condition names or matches become columns (xmen's bare regex selects columns).
     where = [cond("seed"), cond("opt\\..*"), cond("acc > 0")]
-    assert headers(_query.columns(rows, where=["seed"])) == headers(
-        _query.columns(rows, where=[cond("seed")]))
+    assert headers(_table.columns(rows, where=["seed"])) == headers(
+        _table.columns(rows, where=[cond("seed")]))
     with pytest.raises(_errors.ConfigError, match="condition 'seed<'"):
-        _query.columns(rows, where=["seed<"])
-    assert headers(_query.columns(rows, msg_regex="loss", where=where)) == [
+        _table.columns(rows, where=["seed<"])
+    assert headers(_table.columns(rows, msg_regex="loss", where=where)) == [
         "name", "status", "created", "lr", "opt.lr", "seed", "loss", "acc"]
 
 
 def test_columns_reject_bad_regexes() -> None:
     with pytest.raises(_errors.ConfigError, match=r"-p '\(' \(option --param\)"):
-        _query.columns(ROWS, param_regex="(")
+        _table.columns(ROWS, param_regex="(")
     with pytest.raises(_errors.ConfigError, match=r"-m '\[' \(option --message\)"):
-        _query.columns(ROWS, msg_regex="[")
+        _table.columns(ROWS, msg_regex="[")
 
 
 def test_columns_name_collisions() -> None:
     rows = [row("a", {"status": 1, "loss": 0}, messages={"loss": 0.5, "name": "m"}),
             row("b", {"status": 2, "loss": 1}, messages={"loss": 0.4})]
-    cols = _query.columns(rows)
+    cols = _table.columns(rows)
     assert headers(cols) == ["name", "status", "created", "params.status", "loss",
                              "messages.loss", "messages.name"]
     assert [c.text(rows[0]) for c in cols[3:]] == ["1", "0", "0.5", "m"]
@@ -509,10 +509,10 @@ def test_slurm_column() -> None:
             row("b", slurm={"job_id": 11}),
             row("c", slurm={"node": "n1"}),
             row("d")]
-    col = _query.columns(rows)[-1]
+    col = _table.columns(rows)[-1]
     assert col.header == "slurm"
     assert [col.text(r) for r in rows] == ["10_3 RUNNING", "11", "node=n1", ""]
-    assert "slurm" not in headers(_query.columns([row("d")]))
+    assert "slurm" not in headers(_table.columns([row("d")]))
 
 
 # --------------------------------------------------------------------------- renderers
@@ -540,8 +540,8 @@ def golden_rows() -> list[dict[str, Any]]:
 def list_csv() -> str:
     """The expected text of tests/golden/list.csv."""
     rows = golden_rows()
-    cols = _query.columns(rows, show=_query.Display(purpose=True))
-    return _query.render_csv(rows, cols, missing="-")
+    cols = _table.columns(rows, show=_table.Display(purpose=True))
+    return _table.render_csv(rows, cols, missing="-")
 
 
 def test_golden_list_csv() -> None:
@@ -553,8 +553,8 @@ def test_golden_list_csv() -> None:
 
 def test_csv_is_rfc4180_and_round_trips() -> None:
     rows = golden_rows()
-    cols = _query.columns(rows)
-    text = _query.render_csv(rows, cols)
+    cols = _table.columns(rows)
+    text = _table.render_csv(rows, cols)
     assert text.endswith("\r\n") and "\r\n" in text.split("two")[0]
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed[0] == headers(cols)
@@ -564,7 +564,7 @@ def test_csv_is_rfc4180_and_round_trips() -> None:
     assert by_header["loss"] == "nan" and by_header["acc"] == "inf"
     assert by_header["opt.betas"] == "[0.9, 0.999]"
     assert dict(zip(parsed[0], parsed[1], strict=True))["note"] == 'said "hi", then left'
-    assert _query.render_csv([], cols).count("\r\n") == 1
+    assert _table.render_csv([], cols).count("\r\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -586,7 +586,7 @@ def test_render_json_is_valid_with_nan_and_inf() -> None:
     rows = golden_rows()
     rows[0]["messages"]["text"] = "NaN and Infinity, \"quoted\" NaN"
     rows[0]["params"]["when"] = __import__("datetime").date(2024, 1, 2)
-    text = _query.render_json(rows)
+    text = _table.render_json(rows)
     data = json.loads(text, parse_constant=_reject_constant)
     assert [d["name"] for d in data] == names(rows)
     assert data[1]["messages"] == {"loss": "NaN", "acc": "Infinity", "done": True}
@@ -595,15 +595,15 @@ def test_render_json_is_valid_with_nan_and_inf() -> None:
     assert float(data[1]["messages"]["loss"]) != float(data[1]["messages"]["loss"])
     assert list(data[0]) == list(_query.FIELDS)
     assert len(text.splitlines()) == len(rows) + 2  # "[", one row per line, "]"
-    assert _query.render_json([]) == "[]\n"
+    assert _table.render_json([]) == "[]\n"
 
 
 def test_render_json_orders_fields_and_keeps_extras() -> None:
     shuffled = {"slurm": None, "zeta": 1, "name": "n", "alpha": [math.inf], "status": "x"}
-    (data,) = json.loads(_query.render_json([shuffled]), parse_constant=_reject_constant)
+    (data,) = json.loads(_table.render_json([shuffled]), parse_constant=_reject_constant)
     assert list(data) == ["name", "status", "slurm", "alpha", "zeta"]
     assert data["alpha"] == ["Infinity"]
-    assert _query.render_json([shuffled]) == _query.render_json([dict(shuffled)])
+    assert _table.render_json([shuffled]) == _table.render_json([dict(shuffled)])
 
 
 def test_render_table() -> None:
@@ -611,8 +611,8 @@ def test_render_table() -> None:
 
     rows = golden_rows()
     rows[0]["params"]["tag"] = "[red]not markup[/red]"
-    cols = _query.columns(rows)
-    table = _query.render_table(rows, cols, title="runs")
+    cols = _table.columns(rows)
+    table = _table.render_table(rows, cols, title="runs")
     assert [c.header for c in table.columns] == headers(cols)
     assert table.row_count == len(rows)
     assert [r.style for r in table.rows] == [None, None, None, "red"]
@@ -627,21 +627,21 @@ def test_render_table_reason_without_error_column() -> None:
     from rich.console import Console
 
     rows = golden_rows()
-    table = _query.render_table(rows, [_query.Column("name", lambda r: r["name"])])
+    table = _table.render_table(rows, [_table.Column("name", lambda r: r["name"])])
     console = Console(record=True, width=200, color_system=None)
     console.print(table)
     assert "broken (malformed YAML: line 3, column 1)" in console.export_text()
 
 
 def test_render_json_odd_keys() -> None:
-    text = _query.render_json([{"name": "n", "params": {(1, 2): 3, 4: {None: True}}}])
+    text = _table.render_json([{"name": "n", "params": {(1, 2): 3, 4: {None: True}}}])
     assert json.loads(text) == [{"name": "n", "params": {"(1, 2)": 3, "4": {"null": True}}}]
 
 
 def test_to_dataframe() -> None:
     rows = golden_rows()[:3]
     rows[0]["messages"]["lr"] = 0.5  # collides with a parameter
-    df = _query.to_dataframe(rows)
+    df = _table.to_dataframe(rows)
     assert list(df["name"]) == names(rows)
     assert list(df["lr"]) == [0.1, 0.01, 0.001]
     assert list(df["opt.name"]) == ["adam", "sgd", "sgd"]
@@ -649,31 +649,31 @@ def test_to_dataframe() -> None:
     assert df["version.module"][0] == "examples.train"
     assert df["slurm.job_id"][0] == 1234
     assert "params" not in df.columns
-    assert list(_query.to_dataframe([]).columns)[:2] == ["name", "path"]
+    assert list(_table.to_dataframe([]).columns)[:2] == ["name", "path"]
 
 
 def test_to_dataframe_without_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(_errors.ConfigError, match=r"fexp\[pandas\]"):
-        _query.to_dataframe(ROWS)
+        _table.to_dataframe(ROWS)
 
 
 def test_group_by_set() -> None:
-    groups = _query.group_by_set(ROWS)
+    groups = _table.group_by_set(ROWS)
     assert [(g["set"], g["name"], g["experiments"]) for g in groups] == [
         ("/runs/train", "train", 4), ("/runs/other", "other", 1)]
     assert list(groups[0]["counts"].items()) == [
         ("running", 1), ("finished", 1), ("error", 1), ("corrupt", 1)]
     assert groups[0]["purpose"] == "" and groups[0]["created"] == "2024-05-01T12:00:00+02:00"
     info = {"/runs/other": {"purpose": "ablation", "created": "2023-01-01T00:00:00"}}
-    other = _query.group_by_set(ROWS, sets=info)[1]
+    other = _table.group_by_set(ROWS, sets=info)[1]
     assert (other["purpose"], other["created"]) == ("ablation", "2023-01-01T00:00:00")
-    cols = _query.columns(groups)
+    cols = _table.columns(groups)
     assert headers(cols) == ["set", "purpose", "created", "experiments", "running",
                              "finished", "error", "corrupt"]
     assert [c.text(groups[1]) for c in cols[3:]] == ["1", "0", "1", "0", "0"]
-    json.loads(_query.render_json(groups))
-    assert _query.group_by_set([]) == []
+    json.loads(_table.render_json(groups))
+    assert _table.group_by_set([]) == []
 
 
 # --------------------------------------------------------------------------- properties
@@ -712,8 +712,8 @@ def test_matches_never_raises(texts: list[str], params: dict[str, Any],
             pass
     r = row("x", params, messages=messages)
     assert _query.matches(r, conditions, missing_entry=missing) in (True, False)
-    json.loads(_query.render_json([r]), parse_constant=_reject_constant)
-    _query.render_csv([r], _query.columns([r, row("y")]))
+    json.loads(_table.render_json([r]), parse_constant=_reject_constant)
+    _table.render_csv([r], _table.columns([r, row("y")]))
 
 
 def main() -> None:
