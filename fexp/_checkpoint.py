@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from . import _errors, _npz
+from . import _errors, _meta, _npz
 
 DEFAULT_PREFIX = "checkpoint_"
 Mode = Literal["min", "max"]
@@ -154,19 +154,9 @@ def _clean_stale_temps(directory: pathlib.Path) -> None:
         parts = entry.name.split(".")
         if len(parts) >= 5 and not parts[0] and parts[-1] in ("tmp", "del") and parts[-3].isdigit():
             pid = int(parts[-3])
-            if pid != os.getpid() and not _alive(pid):
+            if pid != os.getpid() and not _meta.pid_alive(pid):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_directory(directory: pathlib.Path) -> None:
@@ -630,4 +620,3 @@ def read_best(
     """
     chosen = prefix or best_prefix(metric, mode)
     return restore(directory, target, prefix=chosen, best=Best(metric, mode), default=default)
-

@@ -11,6 +11,7 @@ import os
 import pathlib
 import shutil
 import sys
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -31,36 +32,10 @@ Status = Literal[
     "preempted",
     "requeued",
 ]
-STATUSES: tuple[str, ...] = (
-    "default",
-    "registered",
-    "queued",
-    "running",
-    "finished",
-    "error",
-    "stopped",
-    "timeout",
-    "preempted",
-    "requeued",
-)
+STATUSES: tuple[str, ...] = typing.get_args(Status)
 ExistOk = Literal["suffix", "error", "resume"]
 
-# The special keys of params.yml, in the order they are written (SPEC §4).
-SPECIAL_KEYS: tuple[str, ...] = (
-    "_name",
-    "_root",
-    "_status",
-    "_purpose",
-    "_created",
-    "_registered",
-    "_started",
-    "_stopped",
-    "_last",
-    "_messages",
-    "_notes",
-    "_version",
-    "_meta",
-)
+SPECIAL_KEYS = _layout.SPECIAL_KEYS
 # Further bookkeeping keys fexp adds after the SPEC's special keys.
 EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env")
 

@@ -21,6 +21,23 @@ LOCK_FILE = ".fexp.lock"
 CONFIG_FILE = "config.yml"
 GENERATED_DIR = "generated"
 LAUNCH_LOG = "launch.txt"
+
+# The special keys of params.yml, in the order they are written (SPEC §4).
+SPECIAL_KEYS: tuple[str, ...] = (
+    "_name",
+    "_root",
+    "_status",
+    "_purpose",
+    "_created",
+    "_registered",
+    "_started",
+    "_stopped",
+    "_last",
+    "_messages",
+    "_notes",
+    "_version",
+    "_meta",
+)
 CONFIGS_DIR = "configs"
 SERVICES_FILE = "services.yml"
 TOKENS_DIR = "tokens"

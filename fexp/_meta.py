@@ -265,6 +265,19 @@ def _platform_name() -> str:
     return f"{uname.sysname}-{uname.release}-{uname.machine}"
 
 
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists on this machine (a bad pid is not alive)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
 def run_meta(groups: Iterable[str] = ()) -> dict[str, Any]:
     """Build the ``_meta`` record of this process: host, user, platform, pid, python, slurm.
 

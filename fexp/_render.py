@@ -14,27 +14,12 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _params
+from . import _layout, _params
 
 if TYPE_CHECKING:
     import jinja2
 
-# Special keys of params.yml, in the order they are written (SPEC section 4).
-SPECIAL_KEYS = (
-    "_name",
-    "_root",
-    "_status",
-    "_purpose",
-    "_created",
-    "_registered",
-    "_started",
-    "_stopped",
-    "_last",
-    "_messages",
-    "_notes",
-    "_version",
-    "_meta",
-)
+SPECIAL_KEYS = _layout.SPECIAL_KEYS
 
 # YAML's implicit keys may span at most 1024 characters; longer keys use the `? key` form.
 _MAX_SIMPLE_KEY = 1000

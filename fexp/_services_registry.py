@@ -82,8 +82,14 @@ class TensorboardService(Service):
 
     kind: ClassVar[str] = "tensorboard"
 
-    def __init__(self, pattern: str | None = None, *, port: int | None = None,
-                 host: str = "127.0.0.1", timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        pattern: str | None = None,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        timeout: float = 60.0,
+    ) -> None:
         super().__init__()
         self.pattern = pattern
         self.port = port
@@ -99,8 +105,9 @@ class TensorboardService(Service):
         from . import _services
 
         runs = {name: xs.root / name for name in xs.names(self.pattern)}
-        self._process, url = _services.start_tensorboard(runs, self.port, self.host,
-                                                         timeout=self.timeout)
+        self._process, url = _services.start_tensorboard(
+            runs, self.port, self.host, timeout=self.timeout
+        )
         return url
 
     def stop(self) -> None:
@@ -146,10 +153,18 @@ def start(xs: ExperimentSet, name: str, service: Service) -> Service:
     if name in listed(xs):
         raise _errors.ConfigError(
             f"a service called {name!r} is already running for this set; stop it or choose "
-            "another name", source="argument name")
+            "another name",
+            source="argument name",
+        )
     service.url = service.start(xs)
-    entry = {"kind": service.kind, "url": service.url, "pid": service.pid,
-             "host": socket.gethostname(), "owner": os.getpid(), "started": _meta.now_iso()}
+    entry = {
+        "kind": service.kind,
+        "url": service.url,
+        "pid": service.pid,
+        "host": socket.gethostname(),
+        "owner": os.getpid(),
+        "started": _meta.now_iso(),
+    }
     try:
         with xs.locked():
             _write(xs, {**_read(xs), name: entry})
@@ -172,18 +187,6 @@ def stop(xs: ExperimentSet, name: str, service: Service) -> None:
         service._set_state("stopped")
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def listed(xs: ExperimentSet) -> dict[str, dict[str, Any]]:
     """The services of ``xs`` whose owning process still runs (on this host, as far as
     can be checked); entries of crashed owners are left out."""
@@ -192,7 +195,7 @@ def listed(xs: ExperimentSet) -> dict[str, dict[str, Any]]:
     for name, entry in _read(xs).items():
         if not isinstance(entry, dict):
             continue
-        if entry.get("host") == here and not _alive(entry.get("owner")):
+        if entry.get("host") == here and not _meta.pid_alive(entry.get("owner")):
             continue
         out[str(name)] = entry
     return out

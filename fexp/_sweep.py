@@ -563,25 +563,13 @@ def apply_point(
     """
     if not specs and defaults:
         specs = specs_from_defaults(defaults)
-    cast: dict[str, Any] = {}
-    errors: list[_errors.ParamError] = []
-    for name, value in point.items():
-        spec = specs.get(name)
-        if spec is None:
-            errors.append(_errors.ParamError(name, value, experiment=experiment, known=list(specs)))
-            continue
-        if isinstance(spec.default, Mapping) and isinstance(value, Mapping):
-            value = merge(spec.default, value)
-        try:
-            cast[name] = _params.cast_value(spec, value, experiment=experiment)
-        except _errors.ParamError as exc:
-            errors.append(exc)
-    if len(errors) == 1:
-        errors[0].source = source
-        raise errors[0]
-    if errors:
-        raise _errors.ParamErrors(errors, source=source)
-    return cast
+    merged = {
+        name: merge(specs[name].default, value)
+        if name in specs and isinstance(specs[name].default, Mapping) and isinstance(value, Mapping)
+        else value
+        for name, value in point.items()
+    }
+    return _params.validate_overrides(specs, merged, experiment=experiment, source=source)
 
 
 # --------------------------------------------------------------------------- config files
