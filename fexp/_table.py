@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import functools
 import io
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -218,6 +219,7 @@ def render_table(
     (appended to the first cell when ``cols`` has no such column).
 
     Cells are plain text, never rich markup, so values like ``[red]`` show as written.
+    Floats show 6 significant digits here, for people; CSV and JSON keep every digit.
     """
     from rich.table import Table
     from rich.text import Text
@@ -227,12 +229,19 @@ def render_table(
         table.add_column(col.header, overflow="fold")
     has_error = any(c.header == "error" for c in cols)
     for row in rows:
-        cells = [c.text(row, missing) for c in cols]
+        cells = [_human(c, row, missing) for c in cols]
         corrupt = bool(row.get("error")) or row.get("status") == "corrupt"
         if corrupt and not has_error and cells and row.get("error"):
             cells[0] += f" ({row['error']})"
         table.add_row(*(Text(c) for c in cells), style="red" if corrupt else None)
     return table
+
+
+def _human(col: Column, row: Mapping[str, Any], missing: str) -> str:
+    value = col.get(row)
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.6g}"
+    return col.text(row, missing)
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|(NaN|-?Infinity)')

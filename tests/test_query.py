@@ -716,6 +716,20 @@ def test_matches_never_raises(texts: list[str], params: dict[str, Any],
     _table.render_csv([r], _table.columns([r, row("y")]))
 
 
+
+def test_table_rounds_floats_for_people_but_csv_keeps_every_digit() -> None:
+    import io as _io
+
+    from rich.console import Console
+
+    rows = [row("a", {"lr": 0.1}, messages={"loss": 0.03552048098011208}),
+            row("b", {"lr": 0.2}, messages={"loss": 1.0})]
+    cols = _table.columns(rows)
+    out = _io.StringIO()
+    Console(file=out, width=200).print(_table.render_table(rows, cols))
+    assert "0.0355205" in out.getvalue() and "0.03552048098011208" not in out.getvalue()
+    assert "0.03552048098011208" in _table.render_csv(rows, cols)
+
 def main() -> None:
     """Rewrite tests/golden/list.csv from :func:`list_csv`; review the diff afterwards."""
     text = list_csv()
