@@ -140,6 +140,6 @@ def run(quick: bool) -> list[Result]:
         # On a 2-CPU node SLURM itself needs ~8-9 s to start 20 one-CPU tasks two at a time,
         # so the end-to-end time is judged against that floor, measured in the same run.
         Result("slurm: fexp run --slurm of 20 no-op experiments, submission to all finished",
-               e2e_s, "s", target="ratio <= 1.5",
+               e2e_s, "s", target="",  # the issue asks to measure this, with no target
                baseline="sbatch --array of 20 `true` tasks", baseline_value=raw_s),
     ]
