@@ -29,6 +29,13 @@ def _identity(path: pathlib.Path) -> Identity:
         return None
 
 
+def _stat(path: pathlib.Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def _identity_of(st: os.stat_result) -> list[int]:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
@@ -67,7 +74,10 @@ def read_rows(root: pathlib.Path, dirs: Sequence[pathlib.Path]) -> list[dict[str
             continue
         row = _find.read_row(directory, str(root))
         rows.append(row)
-        if params is not None:
+        # Cache the row only if neither file was replaced while it was read: a writer racing
+        # this reader must never leave its new identity next to the old content.
+        if (params is not None and params == _identity(directory / _layout.PARAMS_FILE)
+                and messages == _identity(directory / _layout.MESSAGES_FILE)):
             entries[directory.name] = {"p": params, "m": messages, "row": row}
             changed = True
     names = {d.name for d in dirs}
@@ -104,8 +114,11 @@ def read_mapping_cached(path: pathlib.Path) -> dict[str, Any]:
             cached = json.loads(_sidecar(path).read_text(encoding="utf-8"))
             if cached["id"] == identity and isinstance(cached["data"], dict):
                 return dict(cached["data"])
+    before = _stat(path)
     data = _yaml.read_mapping(path)
-    remember(path, data)
+    # Remember the parse only if the file was not replaced while we read it (see read_rows).
+    if before is not None and _identity_of(before) == _identity(path):
+        remember(path, data, before)
     return data
 
 
@@ -114,8 +127,9 @@ def remember(path: pathlib.Path, data: dict[str, Any], written: os.stat_result |
     """Store ``data`` as the parsed content of ``path``.
 
     Args:
-        written: the stat of the file as written (from ``_atomic``); without it the file is
-            stat-ed now, which is right only while no other writer can replace it.
+        written: the stat of the file the data came from (from ``_atomic``, or taken before
+            reading it); without it the file is stat-ed now, which is right only under the
+            set's lock, where no other writer can replace it.
         new: the sidecar cannot exist yet (a folder ``link`` just made): create it directly.
     """
     identity = _identity_of(written) if written is not None else _identity(path)
