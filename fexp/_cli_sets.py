@@ -169,13 +169,21 @@ def run(
     The launcher defaults to `bash`; e.g. `fexp run '*' screen -dm bash`,
     `fexp run '*' sbatch --time 1:00:00` (one job each) or `fexp run '*' --slurm` (one array).
     """
+    from ._launchers import local
+
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
-    if resume and not dry_run:  # They run again in their folders, from their checkpoints.
-        from ._launchers import local
-
-        local.prepare_resume(xs, pattern)
-    if slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch":
+    cluster = slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch"
+    # Everything that can be wrong is checked before --resume changes any status.
+    local.check_options(jobs, retries)
+    if fork and (cluster or launcher != ["bash"]):
+        what = "--slurm/--dry-run/--generate/sbatch" if cluster else repr(" ".join(launcher))
+        raise _errors.ConfigError(
+            f"--fork runs experiments itself, in this process's children; drop {what}",
+            source="option --fork",
+        )
+    options = None
+    if cluster:
         from . import _cluster
 
         options = _cluster.options_from_cli(
@@ -191,6 +199,11 @@ def run(
             grace=grace,
             requeue=requeue,
         )
+    if resume and not dry_run:  # They run again in their folders, from their checkpoints.
+        local.prepare_resume(xs, pattern)
+    if options is not None:
+        from . import _cluster
+
         result = _cluster.submit(
             xs,
             pattern,
@@ -207,11 +220,6 @@ def run(
             raise typer.Exit(1)
         return
     show = progress if progress is not None else sys.stderr.isatty() and jobs > 1 and not fork
-    if fork and launcher != ["bash"]:
-        raise _errors.ConfigError(
-            f"--fork runs experiments itself; drop the launcher {' '.join(launcher)!r}",
-            source="option --fork",
-        )
     summary = xs.run(
         pattern,
         launcher,

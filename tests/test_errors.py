@@ -203,3 +203,18 @@ def test_hostile_values_are_inert(fexp_cli: Cli, tmp_path: pathlib.Path) -> None
         seen.add(data["to"])
         assert f"Hello {data['to']}!" in (folder / "out.txt").read_text()
     assert seen == set(HOSTILE)
+
+
+def test_resume_changes_nothing_when_the_request_is_wrong(
+    fexp_cli: Cli, sweep_set: pathlib.Path
+) -> None:
+    """`--resume` re-registers interrupted experiments only after every option was checked."""
+    assert fexp_cli("reset", "times=1", "--status", "stopped", "-r", sweep_set).returncode == 0
+    before = snapshot(sweep_set)
+    for args in (["--jobs", "0"], ["--retries", "-1"], ["--fork", "screen", "-dm", "bash"],
+                 ["--fork", "--slurm"], ["--slurm", "--time", "bad\ntime"]):
+        result = fexp_cli("run", "*", "--resume", *args, "-r", sweep_set)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert snapshot(sweep_set) == before, args
+    assert _yaml.read_mapping(sweep_set / "times=1" / "params.yml")["_status"] == "stopped"

@@ -204,6 +204,16 @@ def prepare_resume(xs: ExperimentSet, pattern: str | None) -> list[str]:
     return names
 
 
+def check_options(jobs: int, retries: int) -> None:
+    """Validate ``--jobs`` and ``--retries`` (before anything is changed)."""
+    if jobs < 1:
+        raise _errors.ConfigError(f"--jobs must be at least 1, got {jobs}", source="option --jobs")
+    if retries < 0:
+        raise _errors.ConfigError(
+            f"--retries cannot be negative, got {retries}", source="option --retries"
+        )
+
+
 def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[str], list[str]]:
     """(experiments to run, experiments skipped because they are not ``registered``)."""
     names = xs.names(pattern)
@@ -240,12 +250,7 @@ def run_set(
     ``resume`` also runs the interrupted and failed experiments again in their folders (they
     continue from their checkpoints); ``cancel`` stops the run from another thread.
     """
-    if jobs < 1:
-        raise _errors.ConfigError(f"--jobs must be at least 1, got {jobs}", source="option --jobs")
-    if retries < 0:
-        raise _errors.ConfigError(
-            f"--retries cannot be negative, got {retries}", source="option --retries"
-        )
+    check_options(jobs, retries)
     if not launcher:
         launcher = ("bash",)
     if resume:
