@@ -91,8 +91,17 @@ def link(
         from . import _reduce
 
         reduced = _reduce.from_link_options(
-            xs, sweep, source=source, best=from_best, by=by, keep=keep, config=config,
-            samples=samples, repeats=repeats, name=name, purpose=purpose,
+            xs,
+            sweep,
+            source=source,
+            best=from_best,
+            by=by,
+            keep=keep,
+            config=config,
+            samples=samples,
+            repeats=repeats,
+            name=name,
+            purpose=purpose,
         )
         print(reduced.render())
         return
@@ -202,8 +211,6 @@ def run(
     if resume and not dry_run:  # They run again in their folders, from their checkpoints.
         local.prepare_resume(xs, pattern)
     if options is not None:
-        from . import _cluster
-
         result = _cluster.submit(
             xs,
             pattern,
@@ -384,18 +391,6 @@ Where = Annotated[
 Status = Annotated[list[str] | None, typer.Option("--status", "-s", help="only this status")]
 
 
-def _histories(rows: list[dict[str, Any]], keys: list[str] | None = None) -> dict[str, Any]:
-    """Every row's message history per key ({name: {key: [(x, time, value), ...]}})."""
-    from . import _messages
-
-    out: dict[str, Any] = {}
-    for row in rows:
-        records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
-        wanted = keys if keys is not None else _messages.keys(records)
-        out[row["name"]] = {k: _messages.history(records, k) for k in wanted}
-    return out
-
-
 @app.command("plot")
 def plot(
     key: Annotated[str, typer.Argument(help="the message to plot, e.g. loss")],
@@ -423,11 +418,12 @@ def plot(
 
     rows = _find.find(root, pattern, where=where or (), status=status or ())
     _plot.check_options(x, group_by, rows)
-    histories = _histories(rows, [key])
+    histories = _find.histories(rows, [key])
     if out is None:
         if group_by is not None:  # lines of one group next to each other
-            rows = sorted(rows, key=lambda r: _plot.format_value(
-                _plot.flat_params(r).get(group_by, "")))
+            rows = sorted(
+                rows, key=lambda r: _plot.format_value(_plot.flat_params(r).get(group_by, ""))
+            )
         print(_plot.terminal_plot(key, rows, histories, width=width))
         return
     summary = _plot.plot_histories(
@@ -469,6 +465,6 @@ def report(
         "notes": state.get("notes") or [],
         "git": version.get("git"),
     }
-    html = _report.render_report(rows, _histories(rows), info, title=title)
+    html = _report.render_report(rows, _find.histories(rows), info, title=title)
     _atomic.atomic_write(out, html)
     print(f"wrote {out} ({len(rows)} experiments); open it in any browser, it works offline")

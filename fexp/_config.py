@@ -1,14 +1,13 @@
 """The global config in ``$FEXP_HOME/config.yml`` (default ``~/.fexp``): load, show, set.
 
 It holds the script.sh header lines, the interpreter, prompts on/off, the registered
-experiments (name -> reference and description) and the sets this user created. A JSON
-copy (``config.cache.json``) lets ``fexp --help`` list experiments without loading YAML.
+experiments (name -> reference and description) and the sets this user created. Its JSON
+twin (``_index``) lets ``fexp --help`` list experiments without loading YAML.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pathlib
 from collections.abc import Iterator, Mapping
@@ -16,7 +15,6 @@ from typing import Any
 
 from . import _atomic, _errors, _layout
 
-CACHE_FILE = "config.cache.json"
 # key -> (description, default); values are validated by ``parse_setting``.
 SETTINGS: dict[str, tuple[str, Any]] = {
     "header": ("lines added to every script.sh after the shebang (a YAML list)", []),
@@ -41,32 +39,25 @@ def defaults() -> dict[str, Any]:
 
 
 def load() -> dict[str, Any]:
-    """Load the config (missing -> defaults); prefers the JSON cache when it is fresh."""
-    path = home() / _layout.CONFIG_FILE
-    cache = home() / CACHE_FILE
-    try:
-        yaml_mtime = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return defaults()
-    with contextlib.suppress(OSError, ValueError):
-        if cache.stat().st_mtime_ns >= yaml_mtime:
-            return {**defaults(), **json.loads(cache.read_text(encoding="utf-8"))}
-    from . import _yaml
+    """Load the config (missing -> defaults), from its JSON twin while config.yml is unchanged."""
+    from . import _index
 
-    data = _yaml.read_mapping(path)
-    return {**defaults(), **data}
+    path = home() / _layout.CONFIG_FILE
+    if not path.exists():
+        return defaults()
+    return {**defaults(), **_index.read_mapping_cached(path)}
 
 
 def save(config: Mapping[str, Any]) -> None:
-    """Write config.yml and its JSON cache atomically."""
-    from . import _render
+    """Write config.yml (and its JSON twin) atomically."""
+    from . import _index, _render
 
     directory = home()
     directory.mkdir(parents=True, exist_ok=True)
     text = "# fexp global config: edit with `fexp config set KEY VALUE`\n"
     text += _render.yaml_block(dict(config))
-    _atomic.atomic_write(directory / _layout.CONFIG_FILE, text)
-    _atomic.atomic_write(directory / CACHE_FILE, json.dumps(config, default=str))
+    path = directory / _layout.CONFIG_FILE
+    _index.remember(path, dict(config), _atomic.atomic_write(path, text))
 
 
 @contextlib.contextmanager

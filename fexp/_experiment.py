@@ -390,7 +390,6 @@ class Experiment:
     @staticmethod
     def _claim_folder(root: pathlib.Path, name: str, exist_ok: str) -> pathlib.Path | None:
         """Create the experiment folder race-free; None means 'resume the existing one'."""
-        from . import _naming
 
         candidate = name
         for index in range(1, 100_000):
@@ -406,9 +405,7 @@ class Experiment:
                         "--name or pass exist_ok='suffix'",
                         source=str(root),
                     ) from None
-                candidate = (
-                    _naming.unique_name(name, {candidate}) if index == 1 else f"{name}_{index}"
-                )
+                candidate = f"{name}_{index}"
         raise _errors.ExperimentStateError(f"no free name for {name!r}", source=str(root))
 
     @classmethod

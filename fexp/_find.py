@@ -18,11 +18,17 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 
-def row_from_data(directory: pathlib.Path, data: dict[str, Any], set_root: str) -> Row:
-    """Build a row from parsed params.yml data (pure apart from the message log read)."""
+def row_from_data(
+    directory: pathlib.Path,
+    data: dict[str, Any],
+    set_root: str,
+    records: list[dict[str, Any]] | None = None,
+) -> Row:
+    """Build a row from parsed params.yml data and the message log (read unless given)."""
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
     messages = dict(data.get("_messages") or {})
-    records = _messages.read(directory / _layout.MESSAGES_FILE)
+    if records is None:
+        records = _messages.read(directory / _layout.MESSAGES_FILE)
     if records:
         messages.update(_messages.replay(records))
     return {
@@ -82,6 +88,17 @@ def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
     except _errors.FexpError as exc:
         return corrupt_row(directory, root, str(exc))
     return row_from_data(directory, data, root)
+
+
+def histories(rows: Sequence[Row], keys: Sequence[str] | None = None) -> dict[str, Any]:
+    """Each row's message history per key: ``{name: {key: [(x, time, value), ...]}}``
+    (every key of its log when ``keys`` is None)."""
+    out: dict[str, Any] = {}
+    for row in rows:
+        records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
+        wanted = keys if keys is not None else _messages.keys(records)
+        out[row["name"]] = {k: _messages.history(records, k) for k in wanted}
+    return out
 
 
 def experiment_dirs(root: pathlib.Path, names: Iterable[str] | None = None) -> list[pathlib.Path]:
@@ -195,6 +212,8 @@ def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:
         xs = _expset.ExperimentSet(root)
         if xs.exists():
             state = xs.state()
-            infos[str(xs.root)] = {"purpose": state.get("purpose") or "",
-                                   "created": state.get("created")}
+            infos[str(xs.root)] = {
+                "purpose": state.get("purpose") or "",
+                "created": state.get("created"),
+            }
     return infos

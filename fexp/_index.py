@@ -68,16 +68,24 @@ def read_rows(root: pathlib.Path, dirs: Sequence[pathlib.Path]) -> list[dict[str
         params = _identity(directory / _layout.PARAMS_FILE)
         messages = _identity(directory / _layout.MESSAGES_FILE)
         entry = entries.get(directory.name)
-        if (entry and params is not None and entry.get("p") == params
-                and entry.get("m") == messages and entry["row"].get("path") == str(directory)):
+        if (
+            entry
+            and params is not None
+            and entry.get("p") == params
+            and entry.get("m") == messages
+            and entry["row"].get("path") == str(directory)
+        ):
             rows.append(entry["row"])
             continue
         row = _find.read_row(directory, str(root))
         rows.append(row)
         # Cache the row only if neither file was replaced while it was read: a writer racing
         # this reader must never leave its new identity next to the old content.
-        if (params is not None and params == _identity(directory / _layout.PARAMS_FILE)
-                and messages == _identity(directory / _layout.MESSAGES_FILE)):
+        if (
+            params is not None
+            and params == _identity(directory / _layout.PARAMS_FILE)
+            and messages == _identity(directory / _layout.MESSAGES_FILE)
+        ):
             entries[directory.name] = {"p": params, "m": messages, "row": row}
             changed = True
     names = {d.name for d in dirs}
@@ -90,12 +98,12 @@ def read_rows(root: pathlib.Path, dirs: Sequence[pathlib.Path]) -> list[dict[str
 
 
 def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, dict[str, Any]]]) -> None:
-    """Add rows for folders just written with the given params.yml data (used by link)."""
+    """Add rows for folders ``link`` just wrote (no messages yet) with their params.yml data."""
     entries = _load(root)
     for directory, data in written:
         params = _identity(directory / _layout.PARAMS_FILE)
         if params is not None:
-            row = _find.row_from_data(directory, data, str(root))
+            row = _find.row_from_data(directory, data, str(root), records=[])  # no run yet
             entries[directory.name] = {"p": params, "m": None, "row": row}
     _save(root, entries)
 
@@ -122,8 +130,13 @@ def read_mapping_cached(path: pathlib.Path) -> dict[str, Any]:
     return data
 
 
-def remember(path: pathlib.Path, data: dict[str, Any], written: os.stat_result | None = None,
-             *, new: bool = False) -> None:
+def remember(
+    path: pathlib.Path,
+    data: dict[str, Any],
+    written: os.stat_result | None = None,
+    *,
+    new: bool = False,
+) -> None:
     """Store ``data`` as the parsed content of ``path``.
 
     Args:

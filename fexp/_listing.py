@@ -36,19 +36,13 @@ def parse_display(text: str | None) -> _table.Display:
 
 def spark_column(rows: Sequence[dict[str, Any]], key: str) -> dict[str, str]:
     """A sparkline of message ``key``'s history for every row that has one."""
-    import pathlib
-
-    from . import _layout, _messages, _plot
+    from . import _find, _plot
 
     lines = {}
-    for row in rows:
-        records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
-        values = [
-            v
-            for _, _, v in _messages.history(records, key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        ]
-        lines[row["path"]] = _plot.sparkline([float(v) for v in values], width=20) if values else ""
+    for row in rows:  # one row at a time: names repeat across sets with --all-sets
+        history = _find.histories([row], [key])[row["name"]][key]
+        values = [float(v) for _, _, v in history if _plot.is_number(v)]
+        lines[row["path"]] = _plot.sparkline(values, width=20) if values else ""
     return lines
 
 

@@ -15,7 +15,6 @@ Record format (one per line)::
 from __future__ import annotations
 
 import json
-import math
 import operator
 import os
 import pathlib
@@ -47,19 +46,6 @@ def to_scalar(value: Any) -> Scalar:
     return str(value)
 
 
-def _improves(new: Any, old: Any, keep: str) -> bool:
-    if keep == "latest" or old is None:
-        return True
-    try:
-        if isinstance(new, float) and math.isnan(new):
-            return False
-        if isinstance(old, float) and math.isnan(old):
-            return True
-        return bool(new < old) if keep == "min" else bool(new > old)
-    except TypeError:
-        return True
-
-
 def apply(
     current: Mapping[str, Scalar],
     values: Mapping[str, Scalar],
@@ -74,20 +60,24 @@ def apply(
         >>> apply({"loss": 0.5}, {"loss": 0.7, "acc": 0.1}, keep="min", leader="loss")
         {}
     """
-    if leader is not None:
-        if leader not in values:
-            return {}
-        if _improves(values[leader], current.get(leader), keep):
-            return dict(values)
+    if leader is not None and leader not in values:
         return {}
     if keep == "latest":
         return dict(values)
-    return _kept(current, values, operator.lt if keep == "min" else operator.gt)
+    better = operator.lt if keep == "min" else operator.gt
+    if leader is None:
+        return _kept(current, values, better)
+    return dict(values) if _kept(current, {leader: values[leader]}, better) else {}
 
 
-def _kept(current: Mapping[str, Scalar], values: Mapping[str, Scalar],
-          better: Any) -> dict[str, Scalar]:
-    """The hot path of ``apply`` for min/max without a leader (same rules as ``_improves``)."""
+def _kept(
+    current: Mapping[str, Scalar], values: Mapping[str, Scalar], better: Any
+) -> dict[str, Scalar]:
+    """The entries of ``values`` that improve on ``current`` under ``better`` (lt or gt).
+
+    Nothing recorded yet, or a NaN recorded, is always improved on; a NaN never improves;
+    a value of another kind (not comparable) replaces the old one.
+    """
     kept: dict[str, Scalar] = {}
     for key, new in values.items():
         old = current.get(key)
