@@ -1,0 +1,1 @@
+"""Pure rules: no file I/O (statuses, parameters, sweeps, names, patterns, rows)."""
