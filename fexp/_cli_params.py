@@ -255,7 +255,9 @@ def _run_and_exit(exp: Experiment) -> None:
     except Exception as exc:
         from ._store import params_file
 
-        error = params_file.storage_error(exc, str(exp.directory)) if isinstance(exc, OSError) else exc
+        error = (
+            params_file.storage_error(exc, str(exp.directory)) if isinstance(exc, OSError) else exc
+        )
         if isinstance(error, _errors.FexpError):  # a full disk: one paragraph, exit 2
             raise error from None
         # The user's own code failed: show its traceback, as Python would.

@@ -232,8 +232,16 @@ def run(
     cancel = local.Cancel()
     with _forwarding_signals(cancel):
         summary = local.run_set(
-            xs, pattern, launcher, jobs=jobs, force=force, retries=retries,
-            stop_on_failure=stop_on_failure, progress=show, fork=fork, resume=resume,
+            xs,
+            pattern,
+            launcher,
+            jobs=jobs,
+            force=force,
+            retries=retries,
+            stop_on_failure=stop_on_failure,
+            progress=show,
+            fork=fork,
+            resume=resume,
             cancel=cancel,
         )
     if summary.signum:
@@ -345,9 +353,7 @@ def reset(
     status: Annotated[str, typer.Option(help="the status to set")] = "registered",
     keep_outputs: Annotated[
         bool,
-        typer.Option(
-            "--keep-outputs", help="keep out.txt, messages, checkpoints and error.txt"
-        ),
+        typer.Option("--keep-outputs", help="keep out.txt, messages, checkpoints and error.txt"),
     ] = False,
 ) -> None:
     """Set matching experiments back to a status (registered by default): the next run

@@ -95,6 +95,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _pid(root: pathlib.Path, name: str) -> int:
+    """The pid of the latest run of ``name`` (the experiment writes it first thing)."""
+    return int((root / name / "starts.txt").read_text().split()[-1])
+
+
 @contextlib.contextmanager
 def _reaping(root: pathlib.Path) -> Iterator[None]:
     """Kill whatever experiment of ``root`` is still alive when the test ends."""
@@ -102,10 +107,8 @@ def _reaping(root: pathlib.Path) -> Iterator[None]:
         yield
     finally:
         for name in _statuses(root):
-            owner = _params(root, name).get("_owner") or {}
-            if owner.get("pid") and _alive(int(owner["pid"])) and owner["pid"] != os.getpid():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(owner["pid"]), signal.SIGKILL)
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                os.kill(_pid(root, name), signal.SIGKILL)
 
 
 @pytest.mark.parametrize("later", [False, True], ids=["same-moment", "second-starts-later"])
@@ -134,8 +137,7 @@ def test_sigterm_to_fexp_run_stops_everything_and_reports(
     runner = _popen("run", "*", "-r", root, "--jobs", "2", "--progress")
     with _reaping(root):
         _wait(lambda: list(_statuses(root).values()).count("running") == 2, "two running")
-        owners = [int(_params(root, n)["_owner"]["pid"]) for n, s in _statuses(root).items()
-                  if s == "running"]
+        owners = [_pid(root, n) for n, s in _statuses(root).items() if s == "running"]
         runner.send_signal(signal.SIGTERM)
         out, err = runner.communicate(timeout=120)
         assert runner.returncode == 143, (out, err)
@@ -145,7 +147,9 @@ def test_sigterm_to_fexp_run_stops_everything_and_reports(
         assert not [pid for pid in owners if _alive(pid)], "an experiment kept running"
 
 
-def test_killed_run_shows_lost_and_resume_finishes_it(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
+def test_killed_run_shows_lost_and_resume_finishes_it(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = tmp_path / "set"
     _set(fexp_cli, root, "{steps: 40, pause: 0.1}")
     runner = _popen("run", "*", "-r", root, start_new_session=True)
@@ -154,7 +158,7 @@ def test_killed_run_shows_lost_and_resume_finishes_it(fexp_cli: Cli, tmp_path: p
     _wait(lambda: "ack 3" in (root / name / "out.txt").read_text(), "a few steps")
     os.killpg(runner.pid, signal.SIGKILL)  # the runner and its experiment, like a node failure
     runner.communicate(timeout=60)
-    pid = int(_params(root, name)["_owner"]["pid"])
+    pid = _pid(root, name)
     _wait(lambda: not _alive(pid), "the experiment to die")
     assert _params(root, name)["_status"] == "running"  # what it wrote before it died
 
@@ -166,7 +170,10 @@ def test_killed_run_shows_lost_and_resume_finishes_it(fexp_cli: Cli, tmp_path: p
     assert _statuses(root) == {name: "finished"}
     starts = (root / name / "out.txt").read_text().split("start at ")
     assert int(starts[-1].split()[0]) >= 4, "the resumed run did not continue its checkpoint"
-    steps = [json.loads(line)["step"] for line in (root / name / "messages.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"]
+        for line in (root / name / "messages.jsonl").read_text().splitlines()
+    ]
     assert steps[-1] == 39
 
 
@@ -195,8 +202,6 @@ def test_reset_then_run_starts_from_scratch(fexp_cli: Cli, tmp_path: pathlib.Pat
     _set(fexp_cli, root, "{steps: 3}")
     ok(fexp_cli("run", "*", "-r", root))
     ok(fexp_cli("note", "keep me", "steps=3", "-r", root))
-    ok(fexp_cli("reset", "*", "-r", root, "--keep-outputs"))
-    assert (root / "steps=3" / "checkpoints").exists()
     ok(fexp_cli("reset", "*", "-r", root))
     folder = root / "steps=3"
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["params.yml"]
@@ -204,8 +209,12 @@ def test_reset_then_run_starts_from_scratch(fexp_cli: Cli, tmp_path: pathlib.Pat
     assert data["_messages"] == {} and data["_notes"] == ["keep me"]
     ok(fexp_cli("run", "*", "-r", root))
     assert "start at 0" in (folder / "out.txt").read_text()
-    steps = [json.loads(line)["step"] for line in (folder / "messages.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"] for line in (folder / "messages.jsonl").read_text().splitlines()
+    ]
     assert steps == [0, 1, 2]
+    ok(fexp_cli("reset", "*", "-r", root, "--keep-outputs"))
+    assert (folder / "checkpoints").exists() and (folder / "messages.jsonl").exists()
 
 
 def test_a_retry_that_finishes_removes_the_stale_error(
@@ -257,7 +266,10 @@ def test_registered_experiment_messages_reach_params_yml_and_from_yml_replays(
     script.write_text(code)
     out = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "runs"), "1.5"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert "'score': 1.5" in out  # from_yml replays messages.jsonl
     # Still running (sleeping) when the refresh landed, without any run or close().
@@ -265,7 +277,10 @@ def test_registered_experiment_messages_reach_params_yml_and_from_yml_replays(
     assert data["_messages"] == {"score": 1.5} and data["_status"] == "registered"
     quick = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "quick"), "0"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert quick.returncode == 0  # ended before the timer: written at exit
     data = _yaml.read_mapping(tmp_path / "quick" / "manual" / "params.yml")

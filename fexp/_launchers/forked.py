@@ -10,9 +10,9 @@ that interpreter start-up dominates. Unix only.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
-import signal
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 

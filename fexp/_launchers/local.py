@@ -95,7 +95,10 @@ def _status(
 
 
 def settle(
-    xs: ExperimentSet, name: str, returncode: int, stopped: bool = False,
+    xs: ExperimentSet,
+    name: str,
+    returncode: int,
+    stopped: bool = False,
     mine: Mapping[str, Any] | None = None,
 ) -> str:
     """Record the outcome of a blocking launch for scripts that did not record one (only
@@ -283,7 +286,8 @@ def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[
     """(experiments to run, experiments skipped because they are not ``registered``), as
     the files say now (for a dry run: ``run_set`` claims instead)."""
     accept = _acceptor(force, resume=False)
-    chosen, skipped = [], []
+    chosen: list[str] = []
+    skipped: list[str] = []
     liveness = _owner.Liveness()
     for name in _matching(xs, pattern):
         status = _status(xs, name, liveness)[0]
@@ -298,7 +302,8 @@ def claim_all(
     owner holds; return (claimed, skipped). Two launchers never claim the same one."""
     accept = _acceptor(force, resume)
     liveness = _owner.Liveness()
-    chosen, skipped = [], []
+    chosen: list[str] = []
+    skipped: list[str] = []
     for name in _matching(xs, pattern):
         try:
             data = _params_file.claim(
@@ -342,13 +347,25 @@ def run_set(
             from . import forked
 
             summary.results = forked.run_forked(
-                xs, chosen, jobs=jobs, retries=retries, stop_on_failure=stop_on_failure,
-                cancel=cancel, mine=mine,
+                xs,
+                chosen,
+                jobs=jobs,
+                retries=retries,
+                stop_on_failure=stop_on_failure,
+                cancel=cancel,
+                mine=mine,
             )
         else:
             summary.results = _run_launcher(
-                xs, chosen, launcher, jobs=jobs, retries=retries, cancel=cancel, mine=mine,
-                stop_on_failure=stop_on_failure, progress=progress,
+                xs,
+                chosen,
+                launcher,
+                jobs=jobs,
+                retries=retries,
+                cancel=cancel,
+                mine=mine,
+                stop_on_failure=stop_on_failure,
+                progress=progress,
             )
     finally:
         launched = {r.name for r in summary.results}
@@ -381,7 +398,13 @@ def _run_launcher(
         if stop.is_set() or cancel.is_set():
             return None
         result = _launch_one(
-            xs, name, launcher, capture=capture, retries=retries, cancel=cancel, env=env,
+            xs,
+            name,
+            launcher,
+            capture=capture,
+            retries=retries,
+            cancel=cancel,
+            env=env,
             mine=mine,
         )
         if stop_on_failure and (result.status in FAILED or result.returncode != 0):
