@@ -36,11 +36,18 @@ def atomic_write(
         os.chmod(tmp, mode if mode is not None else 0o644)
         written = os.stat(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _name(exc, path)
         raise
     return written
+
+
+def _name(exc: BaseException, path: pathlib.Path) -> None:
+    """Let an OSError of a write name the file it was for (a full disk names the path)."""
+    if isinstance(exc, OSError) and not exc.filename:
+        exc.filename = str(path)
 
 
 def create_new(path: pathlib.Path, text: str) -> os.stat_result:
@@ -53,9 +60,10 @@ def create_new(path: pathlib.Path, text: str) -> os.stat_result:
     try:
         os.write(fd, text.encode("utf-8"))
         written = os.fstat(fd)
-    except BaseException:
+    except BaseException as exc:
         os.close(fd)
         path.unlink(missing_ok=True)
+        _name(exc, path)
         raise
     os.close(fd)
     return written

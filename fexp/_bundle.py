@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
+from ._core import status as _status
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -38,7 +39,7 @@ ENV_PREFIX = "environment"
 # set's generated/ folder, so no experiment name can clash with it).
 IMPORTED_DIR = "bundle"
 # Run bookkeeping that belongs to the source machine: an exported experiment starts afresh.
-_RUN_KEYS = ("_slurm", "_attempts", "_requeues")
+_RUN_KEYS = ("_slurm", "_attempts", "_requeues", "_owner")
 _SET_HEADER = "# fexp experiment set: managed by fexp, edit with care\n"
 
 
@@ -71,12 +72,12 @@ def _fresh_params(xs: ExperimentSet, name: str, helps: Mapping[str, str]) -> tup
     path = xs.root / name / _layout.PARAMS_FILE
     raw = path.read_bytes() if path.is_file() else b""
     data = _yaml.read_mapping(path)
-    status = str(data.get("_status", "registered"))
-    if status in ("registered", "default") and not any(k in data for k in _RUN_KEYS):
+    status = str(data.get("_status", _status.REGISTERED))
+    if status in _status.EDITABLE and not any(k in data for k in _RUN_KEYS):
         return raw, status
     for key in _RUN_KEYS:
         data.pop(key, None)
-    data.update(_status="registered", _started=None, _stopped=None, _last=None, _messages={},
+    data.update(_status=_status.REGISTERED, _started=None, _stopped=None, _last=None, _messages={},
                 _meta={})
     special = {k: v for k, v in data.items() if str(k).startswith("_")}
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
@@ -181,7 +182,7 @@ def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportR
         for name in names:
             _add(tar, f"{SET_PREFIX}/{name}/{_layout.PARAMS_FILE}", params[name])
     _atomic.atomic_write(out, buffer.getvalue())
-    reset = [n for n, s in statuses.items() if s not in ("registered", "default")]
+    reset = [n for n, s in statuses.items() if s not in _status.EDITABLE]
     return ExportResult(out, names, reset)
 
 

@@ -260,10 +260,18 @@ def tensorboard(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``fexp`` console script and ``python -m fexp``."""
+    from ._store import params_file
+
     try:
         app(args=argv, prog_name="fexp")
     except _errors.FexpError as exc:
         _cli_params.report_error(exc)
+        sys.exit(2)
+    except OSError as exc:  # a full disk or read-only set: one paragraph naming the path
+        error = params_file.storage_error(exc, exc.filename or "")
+        if not isinstance(error, _errors.FexpError):
+            raise
+        _cli_params.report_error(error)
         sys.exit(2)
 
 

@@ -252,7 +252,14 @@ def _run_and_exit(exp: Experiment) -> None:
         raise SystemExit(_runner.exit_code(stop)) from None
     except _errors.FexpError:
         raise
-    except Exception:
+    except Exception as exc:
+        from ._store import params_file
+
+        error = (
+            params_file.storage_error(exc, str(exp.directory)) if isinstance(exc, OSError) else exc
+        )
+        if isinstance(error, _errors.FexpError):  # a full disk: one paragraph, exit 2
+            raise error from None
         # The user's own code failed: show its traceback, as Python would.
         traceback.print_exc()
         print(f"fexp: {exp.name} ended in error; see {exp.paths.error}", file=sys.stderr)

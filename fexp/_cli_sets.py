@@ -5,9 +5,11 @@ Registered on ``_cli.app`` when ``_cli`` is imported; errors reach ``_cli.main``
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import shutil
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -208,9 +210,9 @@ def run(
             grace=grace,
             requeue=requeue,
         )
-    if resume and not dry_run:  # They run again in their folders, from their checkpoints.
-        local.prepare_resume(xs, pattern)
     if options is not None:
+        if resume and not dry_run:  # They run again in their folders, from their checkpoints.
+            local.prepare_resume(xs, pattern)
         result = _cluster.submit(
             xs,
             pattern,
@@ -227,19 +229,43 @@ def run(
             raise typer.Exit(1)
         return
     show = progress if progress is not None else sys.stderr.isatty() and jobs > 1 and not fork
-    summary = xs.run(
-        pattern,
-        launcher,
-        jobs=jobs,
-        force=force,
-        retries=retries,
-        stop_on_failure=stop_on_failure,
-        progress=show,
-        fork=fork,
-    )
+    cancel = local.Cancel()
+    with _forwarding_signals(cancel):
+        summary = local.run_set(
+            xs,
+            pattern,
+            launcher,
+            jobs=jobs,
+            force=force,
+            retries=retries,
+            stop_on_failure=stop_on_failure,
+            progress=show,
+            fork=fork,
+            resume=resume,
+            cancel=cancel,
+        )
+    if summary.signum:
+        print(file=sys.stderr)  # a fresh line after the terminal's ^C
     print(summary.render())
+    if summary.signum:
+        raise typer.Exit(128 + summary.signum)
     if summary.failed:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _forwarding_signals(cancel: Any) -> Iterator[None]:
+    """SIGTERM/SIGINT/SIGHUP stop the run: launch nothing more, SIGTERM the experiments
+    running now (they record ``stopped``), wait for them."""
+    import signal
+
+    wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda signum, _: cancel.set(signum)) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command("list")
@@ -325,9 +351,14 @@ def reset(
     pattern: Annotated[str, typer.Argument(help="glob over experiment names")],
     root: Root = pathlib.Path("."),
     status: Annotated[str, typer.Option(help="the status to set")] = "registered",
+    keep_outputs: Annotated[
+        bool,
+        typer.Option("--keep-outputs", help="keep out.txt, messages, checkpoints and error.txt"),
+    ] = False,
 ) -> None:
-    """Set matching experiments back to a status (registered by default)."""
-    names = _set(root).reset(pattern, status)
+    """Set matching experiments back to a status (registered by default): the next run
+    starts from scratch, its old outputs removed (unless --keep-outputs)."""
+    names = _set(root).reset(pattern, status, keep_outputs=keep_outputs)
     print(f"reset {len(names)} to {status}")
 
 

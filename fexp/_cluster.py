@@ -22,13 +22,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
+from ._core import status as _status
 from ._launchers import base, slurm
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
 
 Mode = Literal["submit", "dry-run", "generate"]
-ACTIVE = ("queued", "running", "requeued")
+ACTIVE = _status.ACTIVE
 # Inside the set's generated/ folder (candidates for _layout): one folder per submission.
 SLURM_DIR = "slurm"
 RETRY_SCRIPT = "retry.sh"
@@ -361,24 +362,10 @@ def _record_submitted(xs: ExperimentSet, plan: slurm.SubmitPlan,
 def _update_params(xs: ExperimentSet, names: Sequence[str],
                    update: Callable[[str, dict[str, Any]], bool]) -> None:
     """Under the set lock, read each params.yml, let ``update`` change it (False: leave the
-    file alone) and write it back atomically, as ``xs._write_params`` does, with the helps
-    looked up once. Many files get one ``sync`` at the end rather than an fsync each."""
-    from . import _render
+    file alone) and write it back (``params_file.update_many``: one sync for many)."""
+    from ._store import params_file
 
-    helps = {n: s.help for n, s in xs._specs_or_empty().items()}
-    bulk = len(names) > BULK_SYNC
-    with xs.locked():
-        for name in names:
-            path = xs.root / name / _layout.PARAMS_FILE
-            data = _read(path)
-            if data is None or not update(name, data):
-                continue
-            special = {k: v for k, v in data.items() if str(k).startswith("_")}
-            params = {k: v for k, v in data.items() if not str(k).startswith("_")}
-            _atomic.atomic_write(path, _render.render_params(special, params, helps),
-                                 durable=not bulk)
-        if bulk:
-            os.sync()
+    params_file.update_many(xs.root, names, update, xs._helps())
 
 
 def _release(result: ClusterResult) -> None:

@@ -106,6 +106,10 @@ class LockTimeout(FexpError):
     """A set's lock could not be taken in time because another process holds it."""
 
 
+class StorageError(FexpError):
+    """A file could not be written: the disk is full or the folder is read-only."""
+
+
 class ParamErrors(ParamError):
     """Several parameter errors found in one request, reported together."""
 

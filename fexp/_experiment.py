@@ -6,40 +6,44 @@ Running an experiment (signals, tee, error.txt) lives in ``_runner``; the genera
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import pathlib
 import shutil
 import sys
-import typing
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from . import _atomic, _errors, _layout, _messages, _params
+from ._core import status as _status
+from ._store import params_file as _params_file
 
 if TYPE_CHECKING:
     from tensorboardX import SummaryWriter
 
-Status = Literal[
-    "default",
-    "registered",
-    "queued",
-    "running",
-    "finished",
-    "error",
-    "stopped",
-    "timeout",
-    "preempted",
-    "requeued",
-]
-STATUSES: tuple[str, ...] = typing.get_args(Status)
+Status = _status.Status
+STATUSES: tuple[str, ...] = _status.RECORDED
 ExistOk = Literal["suffix", "error", "resume"]
 
 SPECIAL_KEYS = _layout.SPECIAL_KEYS
 # Further bookkeeping keys fexp adds after the SPEC's special keys.
-EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env")
+EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env", "_owner")
+REFRESH_SECONDS = 1.0  # params.yml's _messages is at most this stale while messages arrive
+_PENDING: weakref.WeakSet[Experiment] = weakref.WeakSet()
 
 _CURRENT: list[Experiment] = []
+
+
+def _flush_pending() -> None:
+    """At exit, write the messages a timer had not written yet (registered experiments)."""
+    for exp in list(_PENDING):
+        exp.refresh_messages()
+
+
+atexit.register(_flush_pending)
 
 
 def current() -> Experiment | None:
@@ -158,6 +162,8 @@ class Experiment:
         self.last: str | None = None
         self.extra: dict[str, Any] = {}
         self._log: _messages.MessageLog | None = None
+        self._refresh: threading.Timer | None = None
+        self._saving = threading.RLock()
         self._writer: SummaryWriter | None = None
         self.callbacks: list[Callable[[str], None]] = []
         self._sync_attributes()
@@ -207,7 +213,7 @@ class Experiment:
 
     def update(self, values: Mapping[str, Any], *, source: str | None = None) -> None:
         """Validate and set parameters; unknown names and bad values raise ``ParamError``."""
-        if self.status not in ("default", "registered"):
+        if self.status not in _status.EDITABLE:
             raise _errors.ExperimentStateError(
                 f"cannot change the parameters of experiment {self.name!r} with status "
                 f"{self.status!r}"
@@ -265,15 +271,76 @@ class Experiment:
         helps = {n: s.help for n, s in specs.items()}
         return _render.render_params(self.state(), self._plain_params(), helps)
 
-    def save(self) -> None:
-        """Write params.yml atomically under the set's lock (and its JSON twin for readers)."""
-        from . import _index
+    def _helps(self) -> dict[str, str]:
+        return {n: s.help for n, s in type(self).param_specs.items()}
 
+    def save(self) -> bool:
+        """Write params.yml atomically under the set's lock (and its JSON twin for readers).
+
+        A read-modify-write: notes others added meanwhile stay. Once a run claimed the
+        experiment (``_owner``), nothing is written if someone else took it since (a reset,
+        another launcher); returns whether the file was written.
+        """
         directory = self._require_directory()
-        path = directory / _layout.PARAMS_FILE
-        with _atomic.locked(directory.parent / _layout.LOCK_FILE):
-            written = _atomic.atomic_write(path, self.render_params())
-            _index.remember(path, {**self.state(), **self._plain_params()}, written)
+        mine = self.extra.get("_owner")
+        self._cancel_refresh()
+
+        def change(data: dict[str, Any]) -> bool:
+            if not _params_file.owned_by(data, mine) and data.get("_owner"):
+                return False
+            notes = data.get("_notes")
+            data.clear()
+            data.update({**self.state(), **self._plain_params()})
+            if notes is not None:
+                data["_notes"] = notes
+            return True
+
+        with self._saving, _params_file.locked(directory):
+            if not _params_file.path_of(directory).exists():
+                data = {**self.state(), **self._plain_params()}
+                _params_file.write(directory, data, self._helps())
+                return True
+            written = _params_file.update(directory, change, self._helps())
+        if written is not None:
+            self.notes = list(written.get("_notes") or [])
+        return written is not None
+
+    def _refresh_later(self) -> None:
+        """Refresh ``_messages`` in params.yml within REFRESH_SECONDS (one timer at a time)."""
+        timer = threading.Timer(REFRESH_SECONDS, self.refresh_messages)
+        timer.daemon = True
+        self._refresh = timer
+        _PENDING.add(self)
+        timer.start()
+
+    def _cancel_refresh(self) -> None:
+        timer, self._refresh = self._refresh, None
+        if timer is not None:
+            timer.cancel()
+        _PENDING.discard(self)
+
+    def refresh_messages(self) -> None:
+        """Write the current messages into params.yml now (only ``_messages`` and ``_last``)."""
+        from . import _meta
+
+        self._cancel_refresh()
+        directory = self.directory
+        if directory is None:
+            return
+        mine = self.extra.get("_owner")
+        messages, last = dict(self.messages), _meta.now_iso()
+
+        def change(data: dict[str, Any]) -> bool:
+            if not _params_file.owned_by(data, mine):
+                return False
+            data["_messages"], data["_last"] = messages, last
+            return True
+
+        try:
+            with self._saving:
+                _params_file.update(directory, change, self._helps(), durable=False)
+        except (OSError, _errors.FexpError):
+            pass  # a live view only: the end of the run writes the messages again
 
     def load_state(
         self, data: Mapping[str, Any], *, source: str | None = None, copy_only_params: bool = False
@@ -287,7 +354,7 @@ class Experiment:
         self._sync_attributes()
         if copy_only_params:
             return
-        status = data.get("_status", "registered")
+        status = data.get("_status", _status.REGISTERED)
         if status not in STATUSES:
             raise _errors.YamlError(
                 f"_status {status!r} is not one of {', '.join(STATUSES)}", source=source
@@ -311,10 +378,13 @@ class Experiment:
         exp = cls()
         exp.load_state(_index.read_mapping_cached(path), source=str(path))
         exp.directory = path.parent
-        records = _messages.read(exp.paths.messages)
-        if records:
-            exp.messages = {**exp.messages, **_messages.replay(records)}
+        exp._replay_messages()
         return exp
+
+    def _replay_messages(self) -> None:
+        records = _messages.read(self.paths.messages)
+        if records:
+            self.messages = {**self.messages, **_messages.replay(records)}
 
     def from_yml(self, path: str | os.PathLike[str], copy: bool = False) -> Experiment:
         """Load parameters (and, unless ``copy``, state) from a params.yml or defaults.yml.
@@ -328,7 +398,10 @@ class Experiment:
         is_defaults = path.name == _layout.DEFAULTS_FILE
         self.load_state(data, source=str(path), copy_only_params=copy or is_defaults)
         if is_defaults and not copy:
-            self.status = "default"
+            self.status = _status.DEFAULT
+        elif not copy and path.name == _layout.PARAMS_FILE:
+            self.directory = path.absolute().parent
+            self._replay_messages()
         return self
 
     # -- registration ---------------------------------------------------------------------
@@ -455,15 +528,25 @@ class Experiment:
         if self._log is None:
             self._log = _messages.MessageLog(self.paths.messages)
         self._log.append(_messages.encode(scalars, keep, leader, step))
+        if self._refresh is None:
+            self._refresh_later()
 
     def note(self, text: str, remove: bool = False) -> None:
         """Attach a note to the experiment (or remove it)."""
-        if remove:
-            self.notes = [n for n in self.notes if n != text]
-        elif text not in self.notes:
-            self.notes.append(text)
+
+        def change(notes: list[str]) -> list[str]:
+            kept = [n for n in notes if n != text]
+            return kept if remove else [*kept, text]
+
+        self.notes = change(self.notes)
         if self.directory is not None:
-            self.save()
+            written = _params_file.update(
+                self.directory,
+                lambda data: data.update(_notes=change(list(data.get("_notes") or []))),
+                self._helps(),
+            )
+            if written is not None:
+                self.notes = list(written["_notes"])
 
     def on_interrupt(self, callback: Callable[[str], None]) -> Callable[[str], None]:
         """Register ``callback(status)`` to run on SIGUSR1/SIGTERM/SIGINT before the status is
@@ -560,18 +643,14 @@ class Experiment:
     def clear(self) -> Experiment:
         """Delete everything the runs produced, keeping params.yml; status -> registered."""
         directory = self._require_directory()
-        for path in directory.iterdir():
-            if path.name in _layout.INTERNAL_FILES:
-                continue
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
         self.close()
+        data = _params_file.reset(directory, _status.REGISTERED, self._helps())
         self.messages = {}
-        self.status = "registered"
+        self.status = _status.REGISTERED
         self.started = self.stopped = None
-        self.save()
+        self.extra.pop("_owner", None)
+        if data is not None:
+            self.notes = list(data.get("_notes") or [])
         return self
 
     def move(self, new_directory: str | os.PathLike[str]) -> Experiment:
@@ -588,7 +667,10 @@ class Experiment:
         return self
 
     def close(self) -> None:
-        """Close the message log and the summary writer (reopened on next use)."""
+        """Write pending messages to params.yml, close the message log and the summary
+        writer (reopened on next use)."""
+        if self._refresh is not None:
+            self.refresh_messages()
         if self._log is not None:
             self._log.close()
             self._log = None

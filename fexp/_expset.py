@@ -269,14 +269,12 @@ class ExperimentSet:
         self._write_params(directory, data)
 
     def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
-        from . import _render
+        from ._store import params_file
 
-        special = {k: v for k, v in data.items() if str(k).startswith("_")}
-        params = {k: v for k, v in data.items() if not str(k).startswith("_")}
-        helps = {n: s.help for n, s in self._specs_or_empty().items()}
-        path = directory / _layout.PARAMS_FILE
-        written = _atomic.atomic_write(path, _render.render_params(special, params, helps))
-        _index.remember(path, dict(data), written)
+        params_file.write(directory, data, self._helps())
+
+    def _helps(self) -> dict[str, str]:
+        return {n: s.help for n, s in self._specs_or_empty().items()}
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
         try:
@@ -284,23 +282,26 @@ class ExperimentSet:
         except _errors.FexpError:
             return {}
 
-    def reset(self, pattern: str, status: str = "registered") -> list[str]:
-        """Set matching experiments back to ``status`` (default ``registered``)."""
-        from ._experiment import STATUSES
+    def reset(
+        self, pattern: str, status: str = "registered", *, keep_outputs: bool = False
+    ) -> list[str]:
+        """Set matching experiments back to ``status`` (default ``registered``); back to
+        ``registered`` their outputs, messages, checkpoints and error.txt are removed too
+        (unless ``keep_outputs``), so the next run starts from scratch."""
+        from ._core import status as _status
+        from ._store import params_file
 
-        if status not in STATUSES:
+        if status not in _status.RECORDED:
             raise _errors.ConfigError(
-                f"unknown status {status!r}; one of {', '.join(STATUSES)}", source="option --status"
+                f"unknown status {status!r}; one of {', '.join(_status.RECORDED)}",
+                source="option --status",
             )
         with self.locked():
             names = self.names(pattern)
             for name in names:
-                path = self.root / name / _layout.PARAMS_FILE
-                data = _index.read_mapping_cached(path)
-                data["_status"] = status
-                if status in ("registered", "default"):
-                    data["_started"] = data["_stopped"] = None
-                self._write_params(self.root / name, data)
+                params_file.reset(
+                    self.root / name, status, self._helps(), keep_outputs=keep_outputs
+                )
         return names
 
     def clean(self) -> list[str]:
@@ -325,7 +326,7 @@ class ExperimentSet:
                 data = _index.read_mapping_cached(self.root / name / _layout.PARAMS_FILE)
                 notes = [n for n in data.get("_notes") or [] if n != text]
                 data["_notes"] = notes if remove else [*notes, text]
-                self._write_params(self.root / name, data)
+                self._write_params(self.root / name, data)  # under the lock: read-modify-write
         return names
 
     def setenv(self, name: str, value: str) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors, _layout, _messages
+from ._core import status as _status
+from ._store import owner as _owner
 
 if TYPE_CHECKING:
     import pandas
@@ -35,7 +37,7 @@ def row_from_data(
         "name": directory.name,
         "path": str(directory),
         "set": set_root,
-        "status": data.get("_status", "registered"),
+        "status": data.get("_status", _status.REGISTERED),
         "created": data.get("_created"),
         "registered": data.get("_registered"),
         "started": data.get("_started"),
@@ -51,6 +53,7 @@ def row_from_data(
         "slurm": data.get("_slurm"),
         "attempts": len(data.get("_attempts") or []),
         "requeues": data.get("_requeues", 0),
+        "owner": data.get("_owner"),
     }
 
 
@@ -59,7 +62,7 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
         "name": directory.name,
         "path": str(directory),
         "set": set_root,
-        "status": "corrupt",
+        "status": _status.CORRUPT,
         "created": None,
         "registered": None,
         "started": None,
@@ -145,7 +148,11 @@ def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
 
     dirs = experiment_dirs(root, names)
     chosen = set(match_names([d.name for d in dirs], pattern))
-    return _index.read_rows(root, [d for d in dirs if d.name in chosen])
+    rows = _index.read_rows(root, [d for d in dirs if d.name in chosen])
+    _owner.statuses(rows)  # a running experiment whose owner is gone shows as lost
+    for row in rows:
+        row.pop("owner", None)
+    return rows
 
 
 def find(

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _atomic, _errors, _layout, _meta, _params, _yaml
+from ._core import status as _status
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -153,7 +154,7 @@ def _write(
     now = _meta.now_iso()
     # Every special key but the name is shared by the whole request: render it once.
     shared: dict[str, Any] = {
-        "_root": str(xs.root), "_status": "registered", "_purpose": purpose,
+        "_root": str(xs.root), "_status": _status.REGISTERED, "_purpose": purpose,
         "_created": now, "_registered": now, "_started": None, "_stopped": None,
         "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
     }

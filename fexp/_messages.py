@@ -168,6 +168,22 @@ def read(path: pathlib.Path) -> list[dict[str, Any]]:
         return []
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:
+            raise OSError(28, os.strerror(28))
+        view = view[written:]
+
+
+def _record_start(fd: int, size: int) -> int:
+    """The offset where the last (unfinished) record of the log begins."""
+    tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
+    cut = tail.rfind(b"\n")
+    return size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail))
+
+
 class MessageLog:
     """An open append-only message log for one experiment folder."""
 
@@ -182,8 +198,21 @@ class MessageLog:
             size = os.fstat(self._fd).st_size
             # A crash may have left a torn last line: end it so this record stays readable.
             if size and os.pread(self._fd, 1, size - 1) != b"\n":
-                os.write(self._fd, b"\n")
-        os.write(self._fd, line)
+                _write_all(self._fd, b"\n")
+        if os.write(self._fd, line) != len(line):  # rare: a short write (disk nearly full)
+            self._complete(line)
+
+    def _complete(self, line: bytes) -> None:
+        """Finish a record a short write cut, or take it back and raise: a record is
+        acknowledged whole or not at all."""
+        fd = self._fd or 0
+        size = os.fstat(fd).st_size
+        start = _record_start(fd, size)
+        try:
+            _write_all(fd, line[size - start :])
+        except OSError:
+            os.ftruncate(fd, start)
+            raise
 
     def close(self) -> None:
         if self._fd is not None:

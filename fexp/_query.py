@@ -452,9 +452,9 @@ def matches(
 
 
 def _statuses() -> tuple[str, ...]:
-    from . import _experiment
+    from ._core import status
 
-    return (*_experiment.STATUSES, "corrupt")
+    return status.STATUSES
 
 
 def select(

@@ -20,12 +20,20 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _atomic, _config, _errors, _experiment, _meta, _token
+from . import _atomic, _config, _errors, _experiment, _layout, _meta, _token
+from ._core import status as _status
+from ._store import owner as _owner
+from ._store import params_file as _params_file
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
 
-SIGNAL_STATUS = {signal.SIGINT: "stopped", signal.SIGTERM: "stopped", signal.SIGUSR1: "timeout"}
+SIGNAL_STATUS = {
+    signal.SIGINT: _status.STOPPED,
+    signal.SIGTERM: _status.STOPPED,
+    signal.SIGHUP: _status.STOPPED,
+    signal.SIGUSR1: _status.TIMEOUT,
+}
 MAX_ATTEMPTS_KEPT = 20
 
 
@@ -102,9 +110,9 @@ def _signal_handlers() -> Iterator[None]:
         # skip the bookkeeping (the status would stay ``running``).
         for sig in SIGNAL_STATUS:
             signal.signal(sig, signal.SIG_IGN)
-        status = SIGNAL_STATUS.get(signal.Signals(signum), "stopped")
+        status = SIGNAL_STATUS.get(signal.Signals(signum), _status.STOPPED)
         if signum == signal.SIGTERM and slurm_job_state() == "PREEMPTED":
-            status = "preempted"
+            status = _status.PREEMPTED
         raise Interrupted(signum, status)
 
     previous = {sig: signal.signal(sig, handler) for sig in SIGNAL_STATUS}
@@ -115,13 +123,7 @@ def _signal_handlers() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def slurm_job_key() -> str | None:
-    """``JOBID`` or ``ARRAYJOBID_TASKID`` of the SLURM job running this process, if any."""
-    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
-    task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array_job and task:
-        return f"{array_job}_{task}"
-    return os.environ.get("SLURM_JOB_ID")
+slurm_job_key = _owner.slurm_job_key
 
 
 def slurm_job_state() -> str | None:
@@ -185,7 +187,15 @@ def _finish(exp: Experiment, status: str, error: str | None = None) -> None:
     exp.status = status
     exp.stopped = exp.last = _meta.now_iso()
     _record_attempt(exp, status, error)
-    exp.save()
+    if status == _status.FINISHED and exp.directory is not None:
+        with contextlib.suppress(OSError):  # a retry that finished leaves no stale error
+            (exp.directory / _layout.ERROR_FILE).unlink(missing_ok=True)
+    if not exp.save():
+        print(
+            f"fexp: {exp.name} was reset or taken over while it ran; its end ({status}) is "
+            "not recorded",
+            file=sys.stderr,
+        )
 
 
 def _run_callbacks(exp: Experiment, status: str) -> None:
@@ -198,11 +208,42 @@ def _run_callbacks(exp: Experiment, status: str) -> None:
 
 def check_runnable(exp: Experiment) -> None:
     """Refuse to re-run a finished experiment (SPEC §3: never silently re-run)."""
-    if exp.status == "finished":
+    if exp.status in (_status.FINISHED, _status.PRUNED):
         raise _errors.ExperimentStateError(
-            f"experiment {exp.name!r} already finished; `fexp reset {exp.name}` to run it again",
+            f"experiment {exp.name!r} already {exp.status}; `fexp reset {exp.name}` to run it "
+            "again",
             source=str(exp.directory),
         )
+
+
+def claim(exp: Experiment) -> None:
+    """Record ``running`` with this process as owner, atomically under the set's lock.
+
+    Refuses an experiment another live owner holds (another launcher's claim, a process
+    running it, its SLURM job); the claim of the launcher that started this process
+    (``$FEXP_CLAIM``) or this SLURM job's own is taken over.
+    """
+    directory = exp._require_directory()
+    mine = _owner.me()
+    seen: dict[str, Any] = {}
+
+    def accept(now: str) -> bool:
+        seen["status"] = now
+        return now not in (_status.FINISHED, _status.PRUNED)
+
+    data = _params_file.claim(directory, mine, accept, status=_status.RUNNING)
+    if data is None:
+        current = _params_file.read(directory)
+        held = current.get("_owner") or {}
+        raise _errors.ExperimentStateError(
+            f"experiment {exp.name!r} is {seen.get('status') or current.get('_status')}, held by "
+            f"pid {held.get('pid')} on {held.get('host')}"
+            + (f" (SLURM job {held['slurm']})" if held.get("slurm") else "")
+            + "; it is not started a second time",
+            source=str(directory),
+        )
+    exp.extra["_owner"] = mine
+    exp.notes = list(data.get("_notes") or [])
 
 
 def run(exp: Experiment) -> Any:
@@ -213,6 +254,7 @@ def run(exp: Experiment) -> Any:
     """
     directory = exp._require_directory()
     check_runnable(exp)
+    claim(exp)
     with contextlib.ExitStack() as held:
         _hold_tokens(exp, held)
         return _run_holding(exp, directory)
@@ -224,7 +266,7 @@ def _hold_tokens(exp: Experiment, stack: contextlib.ExitStack) -> None:
         return
 
     def waiting() -> None:
-        exp.status = "queued"
+        exp.status = _status.QUEUED
         exp.save()
 
     try:
@@ -236,14 +278,14 @@ def _hold_tokens(exp: Experiment, stack: contextlib.ExitStack) -> None:
 
 
 def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
-    exp.status = "running"
+    exp.status = _status.RUNNING
     exp.started = exp.last = _meta.now_iso()
     exp.stopped = None
     exp.meta = _meta.run_meta(_config.load().get("meta") or ())
     exp.save()
     _experiment._CURRENT.append(exp)
     try:
-        with tee_output(exp.paths.out), _signal_handlers():
+        with tee_output(exp.paths.out), _signal_handlers(), _heartbeat(directory):
             try:
                 result = exp.execute()
             except Interrupted as stop:
@@ -251,20 +293,40 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
                 with _ignoring_signals():
                     _run_callbacks(exp, stop.status)
                     _finish(exp, stop.status)
-                    if stop.status in ("timeout", "preempted") and _requeue(exp):
-                        exp.status = "requeued"
+                    if stop.status in (_status.TIMEOUT, _status.PREEMPTED) and _requeue(exp):
+                        exp.status = _status.REQUEUED
                         exp.save()
                 raise
             except BaseException as exc:
-                text = traceback.format_exc()
-                _atomic.atomic_write(directory / "error.txt", text)
-                _finish(exp, "error", f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(OSError):  # a full disk must not hide the error
+                    _atomic.atomic_write(directory / _layout.ERROR_FILE, traceback.format_exc())
+                _finish(exp, _status.ERROR, f"{type(exc).__name__}: {exc}")
                 raise
-            _finish(exp, "finished")
+            _finish(exp, _status.FINISHED)
             return result
     finally:
         _experiment._CURRENT.remove(exp)
         exp.close()
+
+
+@contextlib.contextmanager
+def _heartbeat(directory: pathlib.Path) -> Iterator[None]:
+    """Touch the heartbeat file now and every ``$FEXP_HEARTBEAT_INTERVAL`` seconds."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                _owner.beat(directory)
+            if done.wait(_owner.interval()):
+                return
+
+    thread = threading.Thread(target=beat, name="fexp-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 @contextlib.contextmanager

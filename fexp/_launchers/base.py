@@ -11,11 +11,11 @@ import pathlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-SchedulerStatus = Literal[
-    "queued", "running", "finished", "error", "stopped", "timeout", "preempted", "requeued",
-    "unknown",
-]
+from .._core import status as _status
+
+SchedulerStatus = _status.Status | Literal["unknown"]
 """A scheduler's job state in fexp's status words (SPEC §3); ``unknown`` when it forgot the job."""
+UNKNOWN: Literal["unknown"] = "unknown"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ class JobState:
     @property
     def done(self) -> bool:
         """True when the job will not run again unless someone resubmits or requeues it."""
-        return self.status in ("finished", "error", "stopped", "timeout", "preempted", "unknown")
+        return self.status in _status.ENDED or self.status == UNKNOWN
 
 
 class Launcher(abc.ABC):

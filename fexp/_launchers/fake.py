@@ -8,14 +8,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 
+from fexp._core import status as _st
 from fexp._launchers import base
 
 _STATE_OF_STATUS = {
-    "queued": "PENDING", "running": "RUNNING", "finished": "COMPLETED", "error": "FAILED",
-    "stopped": "CANCELLED", "timeout": "TIMEOUT", "preempted": "PREEMPTED",
-    "requeued": "REQUEUED", "unknown": "UNKNOWN",
+    _st.QUEUED: "PENDING", _st.RUNNING: "RUNNING", _st.FINISHED: "COMPLETED",
+    _st.ERROR: "FAILED", _st.STOPPED: "CANCELLED", _st.TIMEOUT: "TIMEOUT",
+    _st.PREEMPTED: "PREEMPTED", _st.REQUEUED: "REQUEUED", base.UNKNOWN: "UNKNOWN",
 }
-UNKNOWN = base.JobState("UNKNOWN", "unknown")
+UNKNOWN = base.JobState("UNKNOWN", base.UNKNOWN)
 
 
 class FakeLauncher(base.Launcher):

@@ -10,12 +10,14 @@ that interpreter start-up dominates. Unix only.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import _errors, _layout
+from .._core import status as _st
 from . import local
 
 if TYPE_CHECKING:
@@ -23,10 +25,14 @@ if TYPE_CHECKING:
     from .._expset import ExperimentSet
 
 
-def _child(cls: type[Experiment], params: str) -> int:
+def _child(cls: type[Experiment], params: str, claim: str) -> int:
     """The forked child: run one experiment and return the process exit code."""
     from .. import _cli_params, _runner
+    from .._store import owner
 
+    os.environ[owner.CLAIM_ENV] = claim
+    for sig in _runner.SIGNAL_STATUS:  # the parent's forwarding handlers are not ours
+        signal.signal(sig, signal.SIG_DFL)
     try:
         exp = cls.from_params_file(params)
         _runner.check_runnable(exp)
@@ -45,17 +51,24 @@ def _child(cls: type[Experiment], params: str) -> int:
         sys.stderr.flush()
 
 
-def _spawn(cls: type[Experiment], params: str) -> int:
+def _spawn(cls: type[Experiment], params: str, claim: str) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child leaves through os._exit
-        os._exit(_child(cls, params))
+        os._exit(_child(cls, params, claim))
     return pid
 
 
 def run_forked(
-    xs: ExperimentSet, names: Sequence[str], *, jobs: int, retries: int, stop_on_failure: bool
+    xs: ExperimentSet,
+    names: Sequence[str],
+    *,
+    jobs: int,
+    retries: int,
+    stop_on_failure: bool,
+    cancel: local.Cancel,
+    mine: Mapping[str, Any],
 ) -> list[local.RunResult]:
     """Run ``names`` in forked children, ``jobs`` at a time; see the module docstring."""
     if not hasattr(os, "fork"):
@@ -75,16 +88,21 @@ def run_forked(
     results: list[local.RunResult] = []
     stop = False
     while pending or running:
-        while pending and len(running) < jobs and not stop:
+        while pending and len(running) < jobs and not stop and not cancel.is_set():
             name = pending.pop(0)
             attempts[name] += 1
-            running[_spawn(cls, str(xs.root / name / _layout.PARAMS_FILE))] = name
-        pid, wait_status = os.wait()
+            pid = _spawn(cls, str(xs.root / name / _layout.PARAMS_FILE), mine["claim"])
+            running[pid] = name
+            cancel.pids.add(pid)
+        if not running:
+            break
+        pid, wait_status = _wait()
+        cancel.pids.discard(pid)
         name = running.pop(pid)
         code = os.waitstatus_to_exitcode(wait_status)
-        status = local.settle(xs, name, code)
-        if status == "error" and attempts[name] <= retries:
-            local.prepare(xs, name)
+        status = local.settle(xs, name, code, cancel.is_set(), mine)
+        retry = status == _st.ERROR and attempts[name] <= retries and not cancel.is_set()
+        if retry and local.reclaim(xs, name, mine, status):
             pending.insert(0, name)
             continue
         results.append(local.RunResult(name, status, code, attempts[name]))
@@ -92,3 +110,12 @@ def run_forked(
             stop = True
             pending.clear()
     return results
+
+
+def _wait() -> tuple[int, int]:
+    """``os.wait`` that a forwarded signal does not cut short."""
+    while True:
+        try:
+            return os.wait()
+        except InterruptedError:  # pragma: no cover - PEP 475 retries already
+            continue

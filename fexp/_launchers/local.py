@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,13 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors, _layout, _meta
+from .._core import status as _st
+from .._store import owner as _owner
+from .._store import params_file as _params_file
 
 if TYPE_CHECKING:
     from .._expset import ExperimentSet
 
-FAILED = ("error", "stopped", "timeout", "preempted", "corrupt")
+FAILED = _st.FAILED
 # Statuses ``--resume`` runs again in their folders, so they continue from their checkpoints.
-RESUMABLE = ("error", "stopped", "timeout", "preempted", "requeued")
+RESUMABLE = _st.RESUMABLE
 DETACHING = ("screen", "tmux", "nohup", "setsid", "sbatch")
 
 
@@ -43,6 +48,7 @@ class RunSummary:
     results: list[RunResult] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
     stopped_early: bool = False
+    signum: int | None = None  # the signal that stopped the run, if one did
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,9 +62,14 @@ class RunSummary:
         parts = [f"{n} {s}" for s, n in sorted(self.counts.items())]
         text = f"ran {len(self.results)}: " + (", ".join(parts) if parts else "nothing")
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} not registered (--force runs them)"
+            text += (
+                f"; skipped {len(self.skipped)} not registered or held by another run "
+                "(--force runs ended ones)"
+            )
         if self.stopped_early:
             text += "; stopped after the first failure"
+        if self.signum:
+            text += f"; interrupted by {signal.Signals(self.signum).name}, launched nothing more"
         return text
 
 
@@ -72,35 +83,58 @@ def is_blocking(launcher: Sequence[str]) -> bool:
     return not any(part.rsplit("/", 1)[-1] in DETACHING for part in launcher)
 
 
-def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
-    from .. import _index
-
+def _status(
+    xs: ExperimentSet, name: str, liveness: _owner.Liveness | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The effective status (``lost`` for a dead owner, ``corrupt``) and the data."""
     try:
-        data = _index.read_mapping_cached(xs.root / name / _layout.PARAMS_FILE)
+        data = _params_file.read(xs.root / name)
     except _errors.FexpError:
-        return "corrupt", {}
-    return str(data.get("_status", "registered")), data
+        return _st.CORRUPT, {}
+    return (liveness or _owner.Liveness()).status(data, xs.root / name), data
 
 
-def settle(xs: ExperimentSet, name: str, returncode: int, stopped: bool = False) -> str:
-    """Record the outcome of a blocking launch for scripts that did not record one."""
-    with xs.locked():
-        status, data = _status(xs, name)
-        if status in ("registered", "running", "queued") and data:
-            status = "finished" if returncode == 0 else "stopped" if stopped else "error"
-            data["_status"] = status
-            data["_stopped"] = _meta.now_iso()
-            xs._write_params(xs.root / name, data)
-    return status
+def settle(
+    xs: ExperimentSet,
+    name: str,
+    returncode: int,
+    stopped: bool = False,
+    mine: Mapping[str, Any] | None = None,
+) -> str:
+    """Record the outcome of a blocking launch for scripts that did not record one (only
+    while the launch's claim ``mine`` still holds the experiment)."""
+    outcome = _st.FINISHED if returncode == 0 else _st.STOPPED if stopped else _st.ERROR
+
+    def change(data: dict[str, Any]) -> bool:
+        if mine is not None and not _params_file.owned_by(data, mine):
+            return False
+        if data.get("_status", _st.REGISTERED) not in (*_st.ACTIVE, _st.REGISTERED):
+            return False
+        data["_status"] = outcome
+        data["_stopped"] = _meta.now_iso()
+        return True
+
+    with contextlib.suppress(_errors.FexpError):
+        _params_file.update(xs.root / name, change, _helps(xs))
+    return _status(xs, name)[0]
+
+
+def _helps(xs: ExperimentSet) -> dict[str, str]:
+    return {n: s.help for n, s in xs._specs_or_empty().items()}
 
 
 def prepare(xs: ExperimentSet, name: str) -> None:
-    with xs.locked():
-        status, data = _status(xs, name)
-        if status != "registered" and data:
-            data["_status"] = "registered"
-            data["_started"] = data["_stopped"] = None
-            xs._write_params(xs.root / name, data)
+    """Mark ``name`` registered again (its folder and checkpoints stay)."""
+
+    def change(data: dict[str, Any]) -> bool:
+        if data.get("_status", _st.REGISTERED) == _st.REGISTERED:
+            return False
+        data["_status"] = _st.REGISTERED
+        data["_started"] = data["_stopped"] = None
+        data.pop("_owner", None)
+        return True
+
+    _params_file.update(xs.root / name, change, _helps(xs))
 
 
 class Cancel:
@@ -111,15 +145,21 @@ class Cancel:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
+        self.pids: set[int] = set()  # forked children (``--fork``)
+        self.signum: int | None = None
 
     def is_set(self) -> bool:
         return self._event.is_set()
 
-    def set(self) -> None:
+    def set(self, signum: int | None = None) -> None:
+        self.signum = self.signum or signum
         self._event.set()
         with self._lock:
             for proc in self._running:
                 proc.terminate()
+            for pid in self.pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
 
     def call(self, argv: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> int:
         """``subprocess.call`` that ``set()`` can terminate."""
@@ -177,6 +217,7 @@ def _launch_one(
     retries: int,
     cancel: Cancel,
     env: Mapping[str, str],
+    mine: Mapping[str, Any],
 ) -> RunResult:
     argv = command_for(launcher, str(xs.paths.script), str(xs.root / name / _layout.PARAMS_FILE))
     blocking = is_blocking(launcher)
@@ -189,16 +230,25 @@ def _launch_one(
         else:
             code = cancel.call(argv, env)
         stopped = cancel.is_set()
-        status = settle(xs, name, code, stopped) if blocking else _status(xs, name)[0]
-        if status != "error" or attempts > retries or stopped:
+        status = settle(xs, name, code, stopped, mine) if blocking else _status(xs, name)[0]
+        if status != _st.ERROR or attempts > retries or stopped:
             return RunResult(name, status, code, attempts)
-        prepare(xs, name)
+        if not reclaim(xs, name, mine, _st.ERROR):
+            return RunResult(name, status, code, attempts)
+
+
+def reclaim(xs: ExperimentSet, name: str, mine: Mapping[str, Any], status: str) -> bool:
+    """Claim ``name`` again for a retry (only while it is ``status`` under our claim)."""
+    data = _params_file.claim(xs.root / name, mine, lambda now: now == status, reset=True)
+    return data is not None
 
 
 def prepare_resume(xs: ExperimentSet, pattern: str | None) -> list[str]:
-    """Mark the interrupted and failed experiments matching ``pattern`` (``RESUMABLE``)
-    registered again, keeping their folders and checkpoints; return their names."""
-    names = [n for n in xs.names(pattern) if _status(xs, n)[0] in RESUMABLE]
+    """Mark the interrupted, failed and lost experiments matching ``pattern``
+    (``RESUMABLE``) registered again, keeping their folders and checkpoints; return their
+    names. One whose owner is alive is left alone."""
+    liveness = _owner.Liveness()
+    names = [n for n in xs.names(pattern) if _status(xs, n, liveness)[0] in RESUMABLE]
     for name in names:
         prepare(xs, name)
     return names
@@ -214,20 +264,54 @@ def check_options(jobs: int, retries: int) -> None:
         )
 
 
-def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[str], list[str]]:
-    """(experiments to run, experiments skipped because they are not ``registered``)."""
+def _acceptor(force: bool, resume: bool) -> Callable[[str], bool]:
+    def accept(now: str) -> bool:
+        if now == _st.REGISTERED or (resume and now in RESUMABLE):
+            return True
+        return force and now not in (_st.RUNNING, _st.CORRUPT)
+
+    return accept
+
+
+def _matching(xs: ExperimentSet, pattern: str | None) -> list[str]:
     names = xs.names(pattern)
     if not names:
         raise _errors.ConfigError(
             f"no experiment in the set matches {pattern!r}", source=str(xs.root)
         )
-    chosen, skipped = [], []
-    for name in names:
-        status = _status(xs, name)[0]
-        if status == "registered" or (force and status not in ("running", "corrupt")):
-            chosen.append(name)
-        else:
-            skipped.append(name)
+    return names
+
+
+def runnable(xs: ExperimentSet, pattern: str | None, force: bool) -> tuple[list[str], list[str]]:
+    """(experiments to run, experiments skipped because they are not ``registered``), as
+    the files say now (for a dry run: ``run_set`` claims instead)."""
+    accept = _acceptor(force, resume=False)
+    chosen: list[str] = []
+    skipped: list[str] = []
+    liveness = _owner.Liveness()
+    for name in _matching(xs, pattern):
+        status = _status(xs, name, liveness)[0]
+        (chosen if accept(status) and status not in _st.ACTIVE else skipped).append(name)
+    return chosen, skipped
+
+
+def claim_all(
+    xs: ExperimentSet, pattern: str | None, mine: Mapping[str, Any], *, force: bool, resume: bool
+) -> tuple[list[str], list[str]]:
+    """Claim (``queued``, owner ``mine``) every matching experiment that may run and no live
+    owner holds; return (claimed, skipped). Two launchers never claim the same one."""
+    accept = _acceptor(force, resume)
+    liveness = _owner.Liveness()
+    chosen: list[str] = []
+    skipped: list[str] = []
+    for name in _matching(xs, pattern):
+        try:
+            data = _params_file.claim(
+                xs.root / name, mine, accept, liveness=liveness, reset=force or resume
+            )
+        except _errors.YamlError:
+            data = None
+        (chosen if data is not None else skipped).append(name)
     return chosen, skipped
 
 
@@ -247,29 +331,65 @@ def run_set(
 ) -> RunSummary:
     """Run the matching experiments; see the module docstring (``fork``: see ``forked``).
 
-    ``resume`` also runs the interrupted and failed experiments again in their folders (they
-    continue from their checkpoints); ``cancel`` stops the run from another thread.
+    Each is claimed first (``queued``, owned by this run), so a second ``fexp run`` on the
+    set never starts it again. ``resume`` also runs the interrupted, failed and lost ones
+    again in their folders (they continue from their checkpoints); ``cancel`` stops the run
+    from another thread. Claims of experiments that were not launched are given back.
     """
     check_options(jobs, retries)
-    if not launcher:
-        launcher = ("bash",)
-    if resume:
-        prepare_resume(xs, pattern)
-    chosen, skipped = runnable(xs, pattern, force)
+    launcher = tuple(launcher) or ("bash",)
+    mine = _owner.me(_owner.new_claim(), detached=not is_blocking(launcher))
+    chosen, skipped = claim_all(xs, pattern, mine, force=force, resume=resume)
     summary = RunSummary(skipped=skipped)
-    for name in chosen:
-        if force:
-            prepare(xs, name)
     cancel = cancel or Cancel()
-    env = {**os.environ, **(xs.state().get("env") or {})}
-    if fork:
-        from . import forked
+    try:
+        if fork:
+            from . import forked
 
-        summary.results = forked.run_forked(
-            xs, chosen, jobs=jobs, retries=retries, stop_on_failure=stop_on_failure
-        )
-        summary.stopped_early = len(summary.results) < len(chosen)
-        return summary
+            summary.results = forked.run_forked(
+                xs,
+                chosen,
+                jobs=jobs,
+                retries=retries,
+                stop_on_failure=stop_on_failure,
+                cancel=cancel,
+                mine=mine,
+            )
+        else:
+            summary.results = _run_launcher(
+                xs,
+                chosen,
+                launcher,
+                jobs=jobs,
+                retries=retries,
+                cancel=cancel,
+                mine=mine,
+                stop_on_failure=stop_on_failure,
+                progress=progress,
+            )
+    finally:
+        launched = {r.name for r in summary.results}
+        for name in chosen:
+            if name not in launched:
+                _params_file.release(xs.root / name, mine)
+    summary.stopped_early = len(summary.results) < len(chosen) and not cancel.is_set()
+    summary.signum = cancel.signum
+    return summary
+
+
+def _run_launcher(
+    xs: ExperimentSet,
+    chosen: Sequence[str],
+    launcher: Sequence[str],
+    *,
+    jobs: int,
+    retries: int,
+    cancel: Cancel,
+    mine: Mapping[str, Any],
+    stop_on_failure: bool,
+    progress: bool,
+) -> list[RunResult]:
+    env = {**os.environ, **(xs.state().get("env") or {}), _owner.CLAIM_ENV: mine["claim"]}
     capture = jobs > 1 or progress
     stop = threading.Event()
     bar = _Progress(len(chosen)) if progress else None
@@ -278,7 +398,14 @@ def run_set(
         if stop.is_set() or cancel.is_set():
             return None
         result = _launch_one(
-            xs, name, launcher, capture=capture, retries=retries, cancel=cancel, env=env
+            xs,
+            name,
+            launcher,
+            capture=capture,
+            retries=retries,
+            cancel=cancel,
+            env=env,
+            mine=mine,
         )
         if stop_on_failure and (result.status in FAILED or result.returncode != 0):
             stop.set()
@@ -286,14 +413,14 @@ def run_set(
             bar.advance(result)
         return result
 
+    results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         for result in pool.map(work, chosen):
             if result is not None:
-                summary.results.append(result)
+                results.append(result)
     if bar:
         bar.close()
-    summary.stopped_early = stop.is_set() and len(summary.results) < len(chosen)
-    return summary
+    return results
 
 
 class _Progress:
