@@ -407,7 +407,7 @@
       const L = S.pcLayout, name = S.pcAxes[drag.axis].name;
       const u = (y) => Math.min(1, Math.max(0, (L.bottom - y) / (L.bottom - L.top)));
       if (Math.abs(drag.y1 - drag.y0) < 3) delete S.brushes[name];
-      else S.brushes[name] = [Math.min(u(drag.y0), u(drag.y1)), Math.max(u(drag.y0), u(drag.y1))];
+      else S.brushes[name] = [Math.min(u(drag.y0), u(drag.y1)) - 0.01, Math.max(u(drag.y0), u(drag.y1)) + 0.01];  // a pixel's slack at the ends
       drag = null;
       setBrushed(); recompute();
     });

@@ -124,7 +124,7 @@
   // axes: [{name, values (per line; null = missing), cats?: [labels]}]; brushes: {axis: [lo, hi]} in 0..1.
   function parallel(canvas, axes, lines, brushes, opts) {
     const g = fit(canvas), ctx = g.ctx, n = axes.length;
-    const top = PAD.t + 16, bottom = g.h - PAD.b, left = PAD.l, right = g.w - PAD.r - 40;
+    const top = PAD.t + 30, bottom = g.h - PAD.b, left = PAD.l, right = g.w - PAD.r - 40;
     const xs = axes.map((_, i) => n > 1 ? left + i * (right - left) / (n - 1) : left);
     canvas.dataset.axisx = JSON.stringify(xs.map(Math.round));
     canvas.dataset.top = String(top); canvas.dataset.bottom = String(bottom);
@@ -143,10 +143,10 @@
     ctx.fillStyle = "#1d2430"; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
     for (let i = 0; i < n; i++) {
       ctx.strokeStyle = "#374151"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(xs[i], top); ctx.lineTo(xs[i], bottom); ctx.stroke();
-      ctx.fillStyle = "#1d2430"; ctx.fillText(axes[i].name.slice(0, 24), xs[i], top - 4);
+      ctx.fillStyle = "#1d2430"; ctx.fillText(axes[i].name.slice(0, 24), xs[i], top - 16);
       ctx.fillStyle = "#6b7280";
       ctx.textBaseline = "top"; ctx.fillText(axes[i].loText || "", xs[i], bottom + 3);
-      ctx.textBaseline = "bottom"; ctx.fillText(axes[i].hiText || "", xs[i], top + 12);
+      ctx.textBaseline = "bottom"; ctx.fillText(axes[i].hiText || "", xs[i], top - 3);
       const b = brushes[axes[i].name];
       if (b) { ctx.fillStyle = "rgba(28,100,242,0.25)"; ctx.fillRect(xs[i] - 7, ypos(b[1]), 14, ypos(b[0]) - ypos(b[1])); }
     }
