@@ -107,14 +107,12 @@ class UiServer:
                 self.url = match.group(1)
                 break
         if not self.url:
+            self.process.wait(timeout=30)
+            error = self.process.stderr.read() if self.process.stderr else ""
             self.stop()
-            raise AssertionError(f"fexp ui did not start: {self.lines} {self.stderr}")
+            raise AssertionError(f"fexp ui did not start: {self.lines} {error}")
         self.base = self.url.split("?")[0]
         self.token = self.url.split("token=")[1] if "token=" in self.url else None
-
-    @property
-    def stderr(self) -> str:
-        return self.process.stderr.read() if self.process.stderr and self.process.poll() is not None else ""
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         """GET ``path`` (relative to the server) -> (status, body text)."""
@@ -136,6 +134,9 @@ class UiServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
