@@ -252,7 +252,7 @@ def test_a_running_experiment_updates_the_page_live(
     try:
         row = f'#gbody .grow[data-exp="{name}"]'
         page.page.wait_for_selector(f'{row} .status-running')
-        (tmp_path / "go").touch()
+        (tmp_path / "go0").touch()
         page.page.wait_for_selector(f'{row} .cell[data-key="live"]:text-is("42.5")',
                                     timeout=30_000)
         assert page.page.evaluate("window.__noReload") == 1  # no reload: pushed by the server

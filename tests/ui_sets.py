@@ -28,7 +28,7 @@ import fexp
 
 @fexp.experiment
 def train(root: fexp.Root, lr: float = 0.01, width: int = 32, seed: int = 0, steps: int = 40,
-          wait: str = ""):
+          wait: str = "", live_key: str = "live"):
     """A tiny training run: a loss curve per step.
 
     lr: the learning rate
@@ -40,15 +40,15 @@ def train(root: fexp.Root, lr: float = 0.01, width: int = 32, seed: int = 0, ste
         print(f"step {s} loss {loss:.4f}", flush=True)
     if seed == 1:
         root.message({"tag": "<script>window.__pwned=2</script>"})
-    if wait:  # the live test: one more message once `go` exists, finish once `stop` exists
+    if wait:  # live tests: message {live_key: 42.5 + k} once `go{k}` exists, until `stop`
         folder = pathlib.Path(wait)
-        deadline = time.time() + 120
-        while not (folder / "go").exists() and time.time() < deadline:
-            time.sleep(0.05)
-        root.message({"live": 42.5}, step=steps)
-        print("live message sent", flush=True)
+        deadline, k = time.time() + 300, 0
         while not (folder / "stop").exists() and time.time() < deadline:
-            time.sleep(0.05)
+            if (folder / f"go{k}").exists():
+                root.message({live_key: 42.5 + k}, step=steps + k)
+                print("live message sent", flush=True)
+                k += 1
+            time.sleep(0.02)
 '''
 
 

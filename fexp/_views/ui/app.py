@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import _errors
-from . import data, detail, security
+from . import curves, data, detail, security
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -76,8 +76,8 @@ class Live:
             took = time.perf_counter() - start
             if ids:
                 self.wake()
-            # Large sets: never spend more than a fifth of the time stat-ing files.
-            await asyncio.sleep(max(self.interval, 4 * took))
+            # A slow disk: never spend more than half of the time stat-ing files.
+            await asyncio.sleep(max(self.interval, took))
 
     def wake(self) -> None:
         self.changed.set()
@@ -233,15 +233,19 @@ class _Handlers:
             return _error(exc)
 
     def history(self, request: Request) -> Response:
+        from starlette.responses import Response
+
         q = request.query_params
         try:
-            return _json(detail.histories(self.served, q.getlist("id"), q.getlist("key")))
+            body = curves.encode(self.served, q.getlist("id"), q.getlist("key"))
         except _errors.FexpError as exc:
             return _error(exc)
+        return Response(body, media_type="application/octet-stream",
+                        headers={"cache-control": "no-store"})
 
     def keys(self, request: Request) -> Response:
         try:
-            return _json(detail.message_keys(self.served, request.query_params.getlist("id")))
+            return _json(curves.message_keys(self.served, request.query_params.getlist("id")))
         except _errors.FexpError as exc:
             return _error(exc)
 

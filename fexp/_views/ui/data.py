@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,11 @@ from . import security
 Row = dict[str, Any]
 Identity = tuple[int, int, int] | None
 HISTORY = 200  # change records kept; a page further behind reloads everything
+SWEEP = 2000  # quiet experiments stat-ed per refresh and set
+RECENT = 60.0  # seconds an experiment that changed counts as active
+# Statuses under which an experiment writes nothing (others, known or not, are watched).
+QUIET = frozenset({"default", "registered", "finished", "error", "stopped", "timeout",
+                   "corrupt", "lost", "pruned"})
 FIELD_HEADERS = frozenset({"name", "set", "status", "created", "purpose", "git", "slurm", "error"})
 
 
@@ -48,6 +54,8 @@ class ServedSet:
     state_id: Identity = None
     rows: dict[str, Row] = dataclasses.field(default_factory=dict)
     ids: dict[str, tuple[Identity, Identity]] = dataclasses.field(default_factory=dict)
+    recent: dict[str, float] = dataclasses.field(default_factory=dict)
+    cursor: int = 0
 
     def directory(self, name: str) -> pathlib.Path:
         return self.root / name
@@ -83,6 +91,7 @@ class Served:
         self.changes: list[tuple[int, set[str], set[str]]] = []
         self.lock = threading.Lock()
         self._columns: list[tuple[dict[str, Any], Callable[[Row], Any]]] | None = None
+        self._message_keys: set[str] = set()
         self._help: dict[int, tuple[Identity, dict[str, str]]] = {}
         for served in self.sets:
             self._load(served)
@@ -105,35 +114,71 @@ class Served:
         )
 
     def refresh(self) -> set[str]:
-        """Re-read what changed on disk; return the ids of changed (or removed) rows."""
+        """Re-read what changed on disk; return the ids of changed (or removed) rows.
+
+        Each call stats the experiments that may be writing (any status but a quiet one,
+        or changed in the last minute) and the next ``SWEEP`` of the others, so a message
+        shows at the next call and any other change within ``len / SWEEP`` calls.
+        """
         changed: set[str] = set()
         removed: set[str] = set()
+        reshape = False
         for served in self.sets:
-            state_id = _identity(str(served.root / _layout.SET_FILE))
-            if state_id != served.state_id:
-                try:
-                    served.state, served.state_id = _read_state(served.root), state_id
-                except _errors.FexpError:
-                    pass  # a half-edited experiment.yml: keep the last good one
+            self._refresh_state(served)
             names = _names(served)
             for name in set(served.rows) - set(names):
                 with self.lock:
                     del served.rows[name]
                     served.ids.pop(name, None)
                 removed.add(row_id(served.index, name))
-            for name in names:
+            for name in self._due(served, names):
                 ids = self._file_ids(served, name)
-                if served.ids.get(name) != ids or name not in served.rows:
-                    row = _find.read_row(served.directory(name), str(served.root))
-                    with self.lock:
-                        served.rows[name], served.ids[name] = row, ids
-                    changed.add(row_id(served.index, name))
+                if served.ids.get(name) == ids and name in served.rows:
+                    continue
+                row = _find.read_row(served.directory(name), str(served.root))
+                reshape = reshape or not self._same_shape(served.rows.get(name), row)
+                with self.lock:
+                    served.rows[name], served.ids[name] = row, ids
+                served.recent[name] = time.monotonic()
+                changed.add(row_id(served.index, name))
         if changed or removed:
             with self.lock:
                 self.version += 1
                 self.changes = [*self.changes[-HISTORY:], (self.version, changed, removed)]
-                self._columns = None
+                if reshape or removed:
+                    self._columns = None
         return changed | removed
+
+    def _refresh_state(self, served: ServedSet) -> None:
+        state_id = _identity(str(served.root / _layout.SET_FILE))
+        if state_id != served.state_id:
+            try:
+                served.state, served.state_id = _read_state(served.root), state_id
+            except _errors.FexpError:
+                pass  # a half-edited experiment.yml: keep the last good one
+
+    def _due(self, served: ServedSet, names: list[str]) -> list[str]:
+        """The names to stat now: possibly active ones plus the next slice of the rest."""
+        now = time.monotonic()
+        served.recent = {n: t for n, t in served.recent.items() if now - t < RECENT}
+        due = {
+            n for n in names
+            if n not in served.rows or served.rows[n].get("status") not in QUIET
+        } | served.recent.keys()
+        start = served.cursor % max(len(names), 1)
+        due.update(names[start:start + SWEEP])
+        served.cursor = start + SWEEP
+        return [n for n in names if n in due]
+
+    def _same_shape(self, old: Row | None, new: Row) -> bool:
+        """Whether ``new`` keeps the table's columns: same params, no new message key."""
+        if old is None or old.get("params") != new.get("params"):
+            return False
+        if bool(old.get("slurm")) != bool(new.get("slurm")):
+            return False
+        if bool(old.get("error")) != bool(new.get("error")):
+            return False
+        return set(new.get("messages") or {}) <= self._message_keys
 
     def since(self, version: int) -> tuple[set[str], set[str]] | None:
         """Ids changed and removed after ``version``; None when too old (reload all)."""
@@ -174,14 +219,18 @@ class Served:
         with self.lock:
             if self._columns is not None:
                 return self._columns
-        varying = set(_query.varying_params(rows))
-        cols = [({"header": c.header, "kind": _kind(c.header, varying)}, c.get)
-                for c in _table.columns(rows)]
+        keys: set[str] = set()
+        for row in rows:
+            keys.update(row.get("messages") or {})
+        cols = _table.columns(rows)
+        headers = {c.header for c in cols}
+        out = [({"header": c.header, "kind": _kind(c.header, keys, headers)}, c.get)
+               for c in cols]
         if _requeued(rows):
-            cols.append(({"header": "requeues", "kind": "field"}, _requeues))
+            out.append(({"header": "requeues", "kind": "field"}, _requeues))
         with self.lock:
-            self._columns = cols
-        return cols
+            self._columns, self._message_keys = out, keys
+        return out
 
     def columns(self) -> list[dict[str, Any]]:
         """The columns of ``fexp list`` over every served row, each with its kind."""
@@ -238,12 +287,16 @@ def parse_help(text: str) -> dict[str, str]:
     return out
 
 
-def _kind(header: str, varying: set[str]) -> str:
-    if header.startswith("params.") or (header in varying and header not in FIELD_HEADERS):
-        return "param"
+def _kind(header: str, message_keys: set[str], headers: set[str]) -> str:
+    """A column of ``_table.columns``: a field, a parameter or a message (a message key
+    that is also a parameter is shown as ``messages.KEY`` beside the parameter ``KEY``)."""
     if header in FIELD_HEADERS or header.startswith("meta."):
         return "field"
-    return "message"
+    if header.startswith("messages.") or (
+        header in message_keys and f"messages.{header}" not in headers
+    ):
+        return "message"
+    return "param"
 
 
 def _requeued(rows: Sequence[Row]) -> bool:

@@ -1,5 +1,5 @@
-"""What the page asks about one or a few experiments: message histories, the experiment
-page (params with help, attempts, files, notes), file tails, and the per-set summary.
+"""What the page asks about one experiment or set: the experiment page (params with help,
+attempts, files, notes), file tails, and the per-set summary.
 
 Reads only inside the served sets (``security.confine``); writes nothing.
 """
@@ -9,70 +9,12 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
-import threading
-from collections.abc import Sequence
 from typing import Any
 
-from ... import _errors, _index, _layout, _messages, _query
+from ... import _errors, _index, _layout, _query
 from . import data, security
 
-MAX_POINTS = 5000  # per curve; longer histories are thinned evenly (the last point kept)
 TAIL_BYTES = 65536
-_RECORDS: collections.OrderedDict[tuple[str, data.Identity], list[dict[str, Any]]] = (
-    collections.OrderedDict()
-)
-_LOCK = threading.Lock()
-
-
-def _records(directory: pathlib.Path) -> list[dict[str, Any]]:
-    """The message log of a folder, parsed once per version of the file (LRU of 512)."""
-    path = directory / _layout.MESSAGES_FILE
-    key = (str(path), data._identity(str(path)))
-    with _LOCK:
-        if key in _RECORDS:
-            _RECORDS.move_to_end(key)
-            return _RECORDS[key]
-    records = _messages.read(path)
-    with _LOCK:
-        _RECORDS[key] = records
-        while len(_RECORDS) > 512:
-            _RECORDS.popitem(last=False)
-    return records
-
-
-def _thin(points: list[list[float]]) -> list[list[float]]:
-    if len(points) <= MAX_POINTS:
-        return points
-    step = len(points) / MAX_POINTS
-    return [points[int(i * step)] for i in range(MAX_POINTS - 1)] + [points[-1]]
-
-
-def histories(served: data.Served, ids: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
-    """``{id: {key: [[x, time, value], ...]}}`` for the numeric values of each key (every
-    key of the log when ``keys`` is empty)."""
-    out: dict[str, Any] = {}
-    for ident in ids:
-        one, row = served.locate(ident)
-        records = _records(one.directory(row["name"]))
-        wanted = keys or _messages.keys(records)
-        out[ident] = {
-            k: _thin([
-                [x, t, float(v)]
-                for x, t, v in _messages.history(records, k)
-                if isinstance(v, int | float) and not isinstance(v, bool) and v == v
-            ])
-            for k in wanted
-        }
-    return out
-
-
-def message_keys(served: data.Served, ids: Sequence[str]) -> list[str]:
-    """Every message key logged by these experiments, in order of first appearance."""
-    seen: dict[str, None] = {}
-    for ident in ids:
-        one, row = served.locate(ident)
-        seen.update(dict.fromkeys(_messages.keys(_records(one.directory(row["name"])))))
-    return list(seen)
 
 
 def experiment(served: data.Served, ident: str) -> dict[str, Any]:

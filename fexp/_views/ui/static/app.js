@@ -259,16 +259,31 @@
       return { label: label + " (n=" + members.length + ")", colour: colour, pts: xs.map((x, i) => [x, mean[i]]), lo: mean.map((m, i) => m - std[i]), hi: mean.map((m, i) => m + std[i]), bold: true };
     });
   }
+  // The server sends float64 arrays: "FXH1", uint32 header length, JSON header, data.
   async function curveData(ids, key) {
-    const hist = await api("history", idsParams(ids, [["key", key]]));
-    return ids.map(id => (hist[id] || {})[key] || []);
+    const q = new URLSearchParams(idsParams(ids, [["key", key]]));
+    const resp = await fetch("api/history?" + q.toString(), { credentials: "same-origin" });
+    if (!resp.ok) throw new Error((await resp.json()).error || resp.statusText);
+    const buf = await resp.arrayBuffer(), view = new DataView(buf), size = view.getUint32(4, true);
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, size)));
+    const found = new Map();
+    let at = 8 + size;
+    for (const [id, , n] of header.series) {
+      const all = new Float64Array(buf, at, 3 * n);
+      found.set(id, { x: all.subarray(0, n), t: all.subarray(n, 2 * n), y: all.subarray(2 * n) });
+      at += 24 * n;
+    }
+    const none = { x: [], t: [], y: [] };
+    return ids.map(id => found.get(id) || none);
   }
   function toSeries(ids, data, opts) {
-    const t0 = Math.min(...data.flat().map(p => p[1]).filter(isFinite));
-    return ids.map((id, i) => ({
-      id: id, label: S.byId.has(id) ? S.byId.get(id).name : id, colour: C.colour(i),
-      pts: smooth(data[i].map(p => [opts.x === "time" ? p[1] - t0 : p[0], p[2]]), opts.smooth),
-    }));
+    let t0 = Infinity;
+    for (const d of data) if (d.t.length && d.t[0] < t0) t0 = d.t[0];
+    return ids.map((id, i) => {
+      const d = data[i], xs = opts.x === "time" ? d.t : d.x, pts = new Array(d.y.length);
+      for (let k = 0; k < d.y.length; k++) pts[k] = [opts.x === "time" ? xs[k] - t0 : xs[k], d.y[k]];
+      return { id: id, label: S.byId.has(id) ? S.byId.get(id).name : id, colour: C.colour(i), pts: smooth(pts, opts.smooth) };
+    });
   }
   function legend(node, series) {
     const ul = clear(node);
