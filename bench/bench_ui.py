@@ -1,0 +1,211 @@
+"""``fexp ui`` at scale, in headless Chromium (Debian's /usr/bin/chromium via Playwright).
+
+One set of 10,000 experiments (``ExperimentSet.link`` of 20 configs x 500 repeats, each with
+a final loss/acc message; 100 of them with 1,000-step loss curves) served by the installed
+``fexp ui`` on uvicorn. Measured: server start (cold index and warm), the page's first
+render, sort / search / ``-w`` filter of 10,000 rows, 100 curves x 1,000 points, the delay
+from a ``message`` write to the page showing it, and the server's memory. ``mlflow ui`` on
+1,000 runs is measured for a ratio when mlflow is importable (it is not installed here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from bench.common import Result
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SWEEP = "{lr: 0.1 | 0.03 | 0.01 | 0.001, width: 32 | 64 | 128 | 256 | 512}"
+
+
+def build_set(base: pathlib.Path, repeats: int, curves: int, points: int
+              ) -> tuple[pathlib.Path, list[str]]:
+    """A set of 20 x ``repeats`` experiments with a final message each, ``curves`` of them
+    with ``points``-step loss histories (written as ``message`` writes them)."""
+    from fexp import _expset, _messages
+    from tests import ui_sets
+
+    (base / "train.py").write_text(ui_sets.TRAIN, encoding="utf-8")
+    xs = _expset.ExperimentSet.init(base / "big", f"{base / 'train.py'}:train")
+    names = xs.link(SWEEP, repeats=repeats)
+    rng = random.Random(0)
+    now = time.time()
+    for i, name in enumerate(names):
+        loss = rng.uniform(0.05, 1.0)
+        steps = points if i < curves else 1
+        lines = [
+            _messages.encode({"loss": loss * (1 + 50 / (s + 1)), "acc": 1 - loss / 2}, step=s,
+                             now=now + s)
+            for s in range(steps)
+        ]
+        (xs.root / name / "messages.jsonl").write_bytes(b"".join(lines))
+    return xs.root, names[:curves]
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    process = psutil.Process(pid)
+    return float(sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+                 ) / 2**20
+
+
+def _page_seconds(page: Any, url: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat + 1):  # the first load warms the browser and the server's caches
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
+        times.append(time.perf_counter() - start)
+        page.goto("about:blank")
+    return statistics.median(times[1:])
+
+
+def _in_page_ms(page: Any, script: str, repeat: int) -> float:
+    """Median milliseconds of an async in-page action (``script`` is a function body)."""
+    values = [page.evaluate(f"async () => {{ const t0 = performance.now(); {script}; "
+                            "return performance.now() - t0; }") for _ in range(repeat)]
+    return statistics.median(values)
+
+
+def _live_seconds(page: Any, root: pathlib.Path, repeat: int) -> float:
+    """From a running experiment's ``message()`` to the table cell showing it: the bench
+    lets a real ``fexp run`` experiment send ``loss = 42.5 + k`` when it sees ``go{k}``."""
+    from fexp import _expset
+
+    wait = root.parent / "live-wait"
+    wait.mkdir()
+    [name] = _expset.ExperimentSet(root).link(
+        f"{{wait: '{wait}', live_key: loss, steps: 1}}", name="live")
+    run = subprocess.Popen(["fexp", "run", name, "-r", str(root)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    row = f'#gbody .grow[data-exp="{name}"]'
+    times = []
+    try:
+        page.wait_for_selector(f"{row} .status-running", timeout=60_000)
+        for k in range(repeat):
+            start = time.perf_counter()
+            (wait / f"go{k}").touch()
+            page.wait_for_selector(f'{row} .cell[data-key="loss"]:text-is("{42.5 + k}")',
+                                   timeout=30_000)
+            times.append(time.perf_counter() - start)
+    finally:
+        (wait / "stop").touch()
+        run.wait(timeout=120)
+    return statistics.median(times)
+
+
+def _browser_cases(url: str, root: pathlib.Path, curved: list[str], quick: bool
+                   ) -> list[Result]:
+    from playwright.sync_api import sync_playwright
+
+    repeat = 2 if quick else 5
+    out = []
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            render = _page_seconds(page, url, repeat)
+            out.append(Result("ui first render, 10,000 experiments (navigation to table)",
+                              render, "s", "value <= 1.5"))
+            page.goto(url)
+            page.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
+            sort = _in_page_ms(page, "fexpUi.sortBy('loss', Math.random() < 2)", repeat)
+            search = _in_page_ms(page, "document.querySelector('#search').value = 'width=128';"
+                                 "document.querySelector('#search').dispatchEvent("
+                                 "new Event('input')); document.querySelector('#search').value"
+                                 " = ''; document.querySelector('#search').dispatchEvent("
+                                 "new Event('input'))", repeat)
+            where = _in_page_ms(page, "await fexpUi.applyWhere(['lr<0.01', 'loss>0.5'])",
+                                repeat)
+            page.evaluate("fexpUi.applyWhere([])")
+            out += [
+                Result("ui sort 10,000 rows by a message (in page)", sort, "ms", "value <= 100"),
+                Result("ui search 10,000 rows, then clear (in page, 2 filters)", search, "ms",
+                       "value <= 100"),
+                Result("ui -w filter of 10,000 rows (server round trip + render)", where, "ms",
+                       "value <= 100"),
+            ]
+            page.evaluate("fexpUi.sortBy('name', false)")
+            ids = json.dumps([f"0:{name}" for name in curved])
+            curves = _in_page_ms(page, f"fexpUi.state.selected = new Set({ids}); "
+                                 "await fexpUi.showCurves(); if (document.documentElement"
+                                 ".dataset.curves !== '100') throw new Error('not 100 curves')",
+                                 repeat)
+            out.append(Result("ui 100 curves x 1,000 points (fetch + draw)", curves, "ms",
+                              "value <= 500"))
+            page.evaluate("fexpUi.state.selected = new Set(); location.hash = '#table'; "
+                          "fexpUi.sortBy('name', false)")
+            live = _live_seconds(page, root, 3 if quick else 5)
+            out.append(Result("ui live: message written -> shown in the table, 10,000 exps",
+                              live, "s", "value <= 2"))
+        finally:
+            context.close()
+    return out
+
+
+def _start(root: pathlib.Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, float]:
+    start = time.perf_counter()
+    process = subprocess.Popen(["fexp", "ui", str(root), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "fexp ui at" not in line:
+        raise RuntimeError(f"fexp ui did not start: {line} {process.stderr}")
+    return process, line.split()[3], time.perf_counter() - start
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _mlflow() -> list[Result]:
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return []  # not installable here in reasonable time; BENCHMARKS.md says so
+    return []
+
+
+def run(quick: bool) -> list[Result]:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = pathlib.Path(tmp)
+        env = {"FEXP_HOME": str(base / "home")}
+        os.environ["FEXP_HOME"] = env["FEXP_HOME"]
+        root, curved = build_set(base, repeats=500, curves=100, points=1000)
+        process, url, cold = _start(root, env)
+        _stop(process)
+        process, url, warm = _start(root, env)
+        try:
+            out = [
+                Result("ui server start, 10,000 exps, no index yet (info)", cold, "s"),
+                Result("ui server start, 10,000 exps, warm index (info)", warm, "s"),
+            ]
+            if os.path.exists(CHROMIUM):
+                out += _browser_cases(url, root, curved, quick)
+            out.append(Result("ui server memory (RSS) serving 10,000 experiments",
+                              _rss_mb(process.pid), "MB", "value <= 300"))
+        finally:
+            _stop(process)
+    return out + _mlflow()
+
+
+if __name__ == "__main__":
+    for r in run(quick=True):
+        print(json.dumps(r.__dict__))
