@@ -194,3 +194,33 @@ def test_preemption_with_cancel_mode(fexp_cli: Cli, tmp_path: pathlib.Path,
         _wait("finished", _status(root, "finished"), root)
         assert [a["status"] for a in _data(root)["_attempts"]] == ["preempted", "finished"]
     _check_every_step(root)
+
+
+@pytest.mark.slurm
+def test_node_failure_without_requeue_is_lost_then_resumes(fexp_cli: Cli,
+                                                           tmp_path: pathlib.Path) -> None:
+    root = _set(fexp_cli, tmp_path)
+    proc = fexp_cli("run", "*", "-r", root, "--slurm", "--no-requeue")
+    assert proc.returncode == 0, proc.stderr
+    _wait("12 steps", lambda: _steps_done(root) >= 12, root)
+    job = _job(root)
+    down = ["scontrol", "update", "NodeName=localhost"]
+    try:
+        subprocess.run([*down, "State=DOWN", "Reason=fexp-test"], check=True)
+        slurm_cluster.wait_for_state(job, "NODE_FAIL", timeout=20)
+    finally:  # give the node back to the other tests (ReturnToService may have done so)
+        subprocess.run([*down, "State=RESUME"], capture_output=True)
+        _wait("an idle node", lambda: "idle" in subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout, root)
+    assert _data(root)["_status"] == "running"  # nothing could record how it ended
+    listing = fexp_cli("list", "-r", root)
+    (row,) = [line for line in listing.stdout.splitlines() if "delay=0.1" in line]
+    assert " lost " in row and f"{job} NODE_FAIL" in row, listing.stdout
+    proc = fexp_cli("run", "*", "-r", root, "--slurm", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    if "submitted nothing" in proc.stdout and _data(root)["_status"] == "running":
+        # `--resume` picks up `lost` experiments through the liveness checks of issue 10
+        # item 3 (built on another branch); until they are merged it skips this one.
+        pytest.xfail(f"--resume does not take lost experiments yet: {proc.stdout}")
+    _wait("finished", _status(root, "finished"), root)
+    _check_every_step(root)
