@@ -36,6 +36,10 @@ RETRY_SCRIPT = "retry.sh"
 HOLD_ARGS = ("--hold", "-H")
 BULK_SYNC = 32  # more params.yml than this in one update: one os.sync() instead of fsyncs
 # What SLURM calls the end of a job, for rows whose status fexp recorded itself.
+# Also asked about in ``fexp list``: SLURM may have requeued such a job by itself.
+WATCHED = (*ACTIVE, "preempted", "timeout")
+# The job's node died under it: nothing recorded how the run ended.
+LOST_STATES = ("NODE_FAIL", "BOOT_FAIL")
 ENDED_STATE = {"finished": "COMPLETED", "error": "FAILED", "stopped": "CANCELLED",
                "timeout": "TIMEOUT", "preempted": "PREEMPTED"}
 
@@ -140,11 +144,13 @@ def slurm_key(info: Any) -> str | None:
     return str(info["job_id"])
 
 
-def live_key(status: Any, info: Any, meta: Any) -> str | None:
+def live_key(status: Any, info: Any, meta: Any, statuses: Sequence[str] = ACTIVE
+             ) -> str | None:
     """``slurm_key`` when that job is the experiment's current one: it is queued, or it is
-    running/requeued in that very job (``_meta.slurm``), not e.g. run locally after a reset."""
+    running/requeued (or another of ``statuses``) in that very job (``_meta.slurm``), not
+    e.g. run locally after a reset."""
     key = slurm_key(info)
-    if key is None or status not in ACTIVE:
+    if key is None or status not in statuses:
         return None
     if status == "queued":
         return key
@@ -436,16 +442,17 @@ def refresh(rows: list[dict[str, Any]], scheduler: base.Launcher | None = None
 
     Rows are copied, files are not touched. A job SLURM reports as ended while params.yml
     still says queued or running (it died before fexp could record anything) shows the
-    scheduler's status. Rows that ended show the SLURM word for their status rather than the
-    ``PENDING`` recorded at submission. Without SLURM (``squeue`` missing) active rows come
-    back as read.
+    scheduler's status, ``lost`` after a node failure. A preempted or timed-out job that
+    SLURM requeued by itself shows SLURM's state and status (pending: ``queued``). Rows that
+    ended show the SLURM word for their status rather than the ``PENDING`` recorded at
+    submission. Without SLURM (``squeue`` missing) active rows come back as read.
     """
     out = list(rows)
     keys: dict[int, str] = {}
     for index, row in enumerate(rows):
         if slurm_key(row.get("slurm")) is None:
             continue
-        key = live_key(row.get("status"), row.get("slurm"), row.get("meta"))
+        key = live_key(row.get("status"), row.get("slurm"), row.get("meta"), WATCHED)
         if key is not None:
             keys[index] = key
         elif row.get("status") in ENDED_STATE:
@@ -462,10 +469,19 @@ def refresh(rows: list[dict[str, Any]], scheduler: base.Launcher | None = None
         if state is None:
             continue
         row = {**rows[index], "slurm": {**rows[index]["slurm"], "state": state.state}}
-        if state.done and state.status != "unknown":
-            row["status"] = state.status
+        row["status"] = _shown_status(str(row.get("status")), state)
         out[index] = row
     return out
+
+
+def _shown_status(recorded: str, state: base.JobState) -> str:
+    """The status ``fexp list`` shows for a row SLURM has just described."""
+    if recorded in ACTIVE:
+        if state.state in LOST_STATES:
+            return "lost"
+        return state.status if state.done and state.status != "unknown" else recorded
+    # preempted/timeout: only a job SLURM runs again (it requeued it itself) changes it.
+    return recorded if state.done or state.status == "unknown" else state.status
 
 
 def cancel(xs: ExperimentSet, pattern: str | None, scheduler: base.Launcher | None = None

@@ -1,9 +1,15 @@
 """Execute one experiment: status bookkeeping, signals, stdout/stderr tee, error.txt, requeue.
 
-SIGINT/SIGTERM -> ``stopped`` (``preempted`` when SLURM says the job was preempted),
-SIGUSR1 -> ``timeout`` (SLURM's warning before the time limit). On those signals the
-experiment's ``on_interrupt`` callbacks run first (e.g. to checkpoint); under SLURM with
-requeueing on, a timed-out or preempted job then requeues itself and records ``requeued``.
+SIGINT/SIGTERM -> ``stopped``, SIGUSR1 -> ``timeout`` (SLURM's warning before the time
+limit). Under SLURM a SIGTERM is told apart by what ``scontrol show job`` says at that moment
+(the job is ``COMPLETING`` either way): ``Restarts`` above ``$SLURM_RESTART_COUNT`` means
+SLURM is requeueing it (``PreemptMode=REQUEUE``), a ``PreemptTime`` means it was preempted
+(``PreemptMode=CANCEL``): both record ``preempted``; ``NODE_FAIL`` leaves the status alone
+(the experiment is lost, like on a node that died). On those signals the experiment's
+``on_interrupt`` callbacks run first (e.g. to checkpoint); then a job SLURM requeues records
+``requeued``, and with requeueing on a timed-out or preempted job requeues itself
+(``scontrol requeue``) and records ``requeued``. ``_requeues`` counts both, and at each
+start SLURM's own count (``$SLURM_RESTART_COUNT``) fills in requeues nobody recorded.
 """
 
 from __future__ import annotations
@@ -38,12 +44,14 @@ MAX_ATTEMPTS_KEPT = 20
 
 
 class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
-    """Raised inside ``run()`` when a signal stops the experiment; carries the new status."""
+    """Raised inside ``run()`` when a signal stops the experiment; carries the new status
+    (``lost`` for a node failure: nothing is recorded) and whether SLURM requeues the job."""
 
-    def __init__(self, signum: int, status: str) -> None:
+    def __init__(self, signum: int, status: str, slurm_requeues: bool = False) -> None:
         super().__init__(f"{signal.Signals(signum).name}: experiment {status}")
         self.signum = signum
         self.status = status
+        self.slurm_requeues = slurm_requeues
 
 
 class _Tee(io.TextIOBase):
@@ -111,9 +119,10 @@ def _signal_handlers() -> Iterator[None]:
         for sig in SIGNAL_STATUS:
             signal.signal(sig, signal.SIG_IGN)
         status = SIGNAL_STATUS.get(signal.Signals(signum), _status.STOPPED)
-        if signum == signal.SIGTERM and slurm_job_state() == "PREEMPTED":
-            status = _status.PREEMPTED
-        raise Interrupted(signum, status)
+        requeues = False
+        if signum == signal.SIGTERM:
+            status, requeues = termination(slurm_job_info())
+        raise Interrupted(signum, status, requeues)
 
     previous = {sig: signal.signal(sig, handler) for sig in SIGNAL_STATUS}
     try:
@@ -126,23 +135,89 @@ def _signal_handlers() -> Iterator[None]:
 slurm_job_key = _owner.slurm_job_key
 
 
-def slurm_job_state() -> str | None:
-    """SLURM's JobState for this job (one ``scontrol`` call), or None outside SLURM."""
+def slurm_job_info() -> dict[str, str]:
+    """``scontrol show job`` of this process's SLURM job as a dict ({} outside SLURM or when
+    scontrol cannot answer)."""
     key = slurm_job_key()
     if not key:
-        return None
+        return {}
     import subprocess
+
+    from ._launchers import slurm
 
     try:
         out = subprocess.run(
-            ["scontrol", "show", "job", "-o", key], capture_output=True, text=True, timeout=10
+            ["scontrol", "-o", "show", "job", key], capture_output=True, text=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
+        return {}
+    records = slurm.parse_scontrol_show_job(out)
+    return records[0] if records else {}
+
+
+def restart_count() -> int:
+    """How often SLURM had requeued this job before this run (``$SLURM_RESTART_COUNT``)."""
+    value = os.environ.get("SLURM_RESTART_COUNT", "")
+    return int(value) if value.isdigit() else 0
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
+def termination(info: dict[str, str]) -> tuple[str, bool]:
+    """What a SIGTERM means, from SLURM's view of the job at that moment (``{}``: no SLURM).
+
+    Returns ``(status, slurm_requeues)``: ``preempted`` when SLURM counts a restart this run
+    has not seen (it is requeueing the job) or set a ``PreemptTime`` (preempted, cancelled);
+    ``lost`` on a node failure; else ``stopped``.
+
+    Example:
+        >>> termination({"JobState": "COMPLETING", "Restarts": "0", "PreemptTime": "None"})
+        ('stopped', False)
+    """
+    state = info.get("JobState", "").split(" ")[0]
+    if state in ("NODE_FAIL", "BOOT_FAIL"):
+        return _status.LOST, False
+    if _int(info.get("Restarts")) > restart_count():
+        return _status.PREEMPTED, True
+    if state == "PREEMPTED" or info.get("PreemptTime") not in (None, "", "None", "Unknown"):
+        return _status.PREEMPTED, False
+    return _status.STOPPED, False
+
+
+def _job_slurm_info(exp: Experiment) -> dict[str, Any] | None:
+    """The experiment's ``_slurm`` record when it describes the job running this process."""
+    info = exp.extra.get("_slurm")
+    key = slurm_job_key()
+    if not key or not isinstance(info, dict) or str(info.get("job_id")) != key:
         return None
-    for field in out.split():
-        if field.startswith("JobState="):
-            return field.split("=", 1)[1]
-    return None
+    return dict(info)
+
+
+def _count_requeue(exp: Experiment, restarts: int) -> None:
+    """Count one requeue; ``restarts`` is SLURM's count once it is done (avoids counting
+    it again at the next start)."""
+    exp.extra["_requeues"] = int(exp.extra.get("_requeues") or 0) + 1
+    info = _job_slurm_info(exp)
+    if info is not None:
+        exp.extra["_slurm"] = {**info, "restarts": restarts}
+
+
+def note_restarts(exp: Experiment) -> None:
+    """At the start of a run under SLURM: count requeues SLURM made that nobody recorded
+    (e.g. a preemption whose process was killed first) and mark that attempt preempted."""
+    info = _job_slurm_info(exp)
+    if info is None:
+        return
+    count, seen = restart_count(), _int(str(info.get("restarts", 0)))
+    if count > seen:
+        exp.extra["_requeues"] = int(exp.extra.get("_requeues") or 0) + count - seen
+        attempts = list(exp.extra.get("_attempts") or [])
+        if attempts and attempts[-1].get("status") == _status.STOPPED:
+            attempts[-1] = {**attempts[-1], "status": _status.PREEMPTED}
+            exp.extra["_attempts"] = attempts
+    exp.extra["_slurm"] = {**info, "restarts": count}
 
 
 def _requeue(exp: Experiment) -> bool:
@@ -162,7 +237,7 @@ def _requeue(exp: Experiment) -> bool:
     if result.returncode != 0:
         print(f"fexp: scontrol requeue {key} failed: {result.stderr.strip()}", file=sys.stderr)
         return False
-    exp.extra["_requeues"] = int(exp.extra.get("_requeues", 0)) + 1
+    _count_requeue(exp, restart_count() + 1)
     return True
 
 
@@ -282,6 +357,7 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
     exp.started = exp.last = _meta.now_iso()
     exp.stopped = None
     exp.meta = _meta.run_meta(_config.load().get("meta") or ())
+    note_restarts(exp)
     exp.save()
     _experiment._CURRENT.append(exp)
     try:
@@ -292,10 +368,7 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
                 # Further signals while we checkpoint and record must not cut this short.
                 with _ignoring_signals():
                     _run_callbacks(exp, stop.status)
-                    _finish(exp, stop.status)
-                    if stop.status in (_status.TIMEOUT, _status.PREEMPTED) and _requeue(exp):
-                        exp.status = _status.REQUEUED
-                        exp.save()
+                    _record_interruption(exp, stop)
                 raise
             except BaseException as exc:
                 with contextlib.suppress(OSError):  # a full disk must not hide the error
@@ -307,6 +380,19 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
     finally:
         _experiment._CURRENT.remove(exp)
         exp.close()
+
+
+def _record_interruption(exp: Experiment, stop: Interrupted) -> None:
+    """Record how a signal ended the run, and requeue the job when that is wanted."""
+    if stop.status == _status.LOST:
+        return  # the node failed: nothing ran to the end, the status stays as it was
+    _finish(exp, stop.status)
+    if stop.slurm_requeues:
+        _count_requeue(exp, restart_count() + 1)
+    elif not (stop.status in (_status.TIMEOUT, _status.PREEMPTED) and _requeue(exp)):
+        return
+    exp.status = _status.REQUEUED
+    exp.save()
 
 
 @contextlib.contextmanager

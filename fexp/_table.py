@@ -110,7 +110,7 @@ def columns(
         keys = _first_seen(_query.flatten(_query._mapping(r.get("meta"))) for r in rows)
         cols += [_nested(f"meta.{k}", "meta", k) for k in keys if not k.startswith("slurm.")]
     if any(r.get("slurm") for r in rows):
-        cols.append(Column("slurm", lambda row: _slurm_text(row.get("slurm"))))
+        cols.append(Column("slurm", lambda row: _slurm_text(row.get("slurm"), row.get("requeues"))))
     if any(r.get("error") for r in rows):
         cols.append(_field("error"))
     return cols
@@ -164,13 +164,16 @@ def _git_text(row: Mapping[str, Any]) -> Any:
     return f"{text} (dirty)" if git.get("dirty") else text
 
 
-def _slurm_text(slurm: Any) -> Any:
+def _slurm_text(slurm: Any, requeues: Any = 0) -> Any:
+    """``JOB[_TASK] STATE``, then ``requeued N×`` when fexp or SLURM requeued it."""
     if not isinstance(slurm, Mapping) or not slurm:
         return _query.MISSING
     job = slurm.get("array_job_id") or slurm.get("job_id")
     task = slurm.get("array_task_id")
     ident = "" if job is None else f"{job}_{task}" if task is not None else str(job)
     text = " ".join(str(x) for x in (ident, slurm.get("state")) if x)
+    if isinstance(requeues, int) and not isinstance(requeues, bool) and requeues > 0:
+        text += f" requeued {requeues}x"
     return text or ", ".join(f"{k}={_query.format_value(v)}" for k, v in slurm.items())
 
 

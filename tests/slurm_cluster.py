@@ -39,6 +39,12 @@ STARTUP_TIMEOUT = 30.0
 DAEMONS = ("munged", "slurmctld", "slurmd")
 BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scontrol",
             "scancel")
+# Preemption (PreemptType=preempt/partition_prio): a job on HIGH_PARTITION takes the node from
+# jobs on the default partition ``debug`` (PreemptMode=REQUEUE: SLURM requeues them) and on
+# CANCEL_PARTITION (PreemptMode=CANCEL: they end PREEMPTED unless someone requeues them).
+HIGH_PARTITION = "high"
+CANCEL_PARTITION = "lowcancel"
+PARTITIONS = ("debug", CANCEL_PARTITION, HIGH_PARTITION)
 TERMINAL_STATES = frozenset({
     "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
     "PREEMPTED", "TIMEOUT",
@@ -78,7 +84,11 @@ MinJobAge=600
 KillWait=5
 MaxArraySize={max_array_size}
 NodeName=localhost NodeAddr=127.0.0.1 CPUs={ncpu} RealMemory={mem} State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=debug Nodes=ALL Default=YES PriorityTier=1 MaxTime=INFINITE State=UP
+PartitionName={cancel_partition} Nodes=ALL PriorityTier=1 PreemptMode=CANCEL MaxTime=INFINITE State=UP
+PartitionName={high_partition} Nodes=ALL PriorityTier=10 PreemptMode=OFF MaxTime=INFINITE State=UP
 """
 
 
@@ -150,7 +160,8 @@ class Cluster:
 
     def _drain(self, timeout: float) -> None:
         with contextlib.suppress(Exception):
-            self.run("scancel", "--partition=debug", check=False, timeout=10)
+            self.run("scancel", f"--partition={','.join(PARTITIONS)}", check=False,
+                     timeout=10)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -255,7 +266,8 @@ def start_cluster(max_array_size: int = MAX_ARRAY_SIZE, cred_expire: int = CRED_
         ctld_port, slurmd_port = _free_ports(2)
         cluster.conf.write_text(SLURM_CONF_TEMPLATE.format(
             d=d, ctld_port=ctld_port, slurmd_port=slurmd_port, cred_expire=cred_expire,
-            max_array_size=max_array_size, ncpu=os.cpu_count() or 1, mem=_real_memory()))
+            max_array_size=max_array_size, high_partition=HIGH_PARTITION,
+            cancel_partition=CANCEL_PARTITION, ncpu=os.cpu_count() or 1, mem=_real_memory()))
         sock = d / "run" / "munge.sock"
         _spawn(cluster, "munged", [
             "munged", "-F", f"--key-file={key}", f"--socket={sock}",

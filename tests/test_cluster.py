@@ -430,26 +430,34 @@ def _terminate_self() -> None:
     time.sleep(5)
 
 
-def test_sigterm_when_slurm_says_preempted_records_preempted(
-        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("info", "status", "requeues"), [
+    ({"JobState": "COMPLETING", "Restarts": "0", "PreemptTime": "2026-01-01T00:00:00"},
+     "preempted", None),  # PreemptMode=CANCEL: SLURM set a PreemptTime
+    ({"JobState": "COMPLETING", "Restarts": "1", "PreemptTime": "None"},
+     "requeued", 1),  # PreemptMode=REQUEUE: SLURM counts the restart it is about to make
+    ({"JobState": "COMPLETING", "Restarts": "0", "PreemptTime": "None"}, "stopped", None),
+    ({"JobState": "NODE_FAIL", "Restarts": "0"}, "running", None),  # lost: nothing recorded
+    ({}, "stopped", None),  # scontrol did not answer
+])
+def test_sigterm_under_slurm_is_told_apart_by_scontrol(
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, info: dict[str, str],
+        status: str, requeues: int | None) -> None:
+    # Real SLURM at SIGTERM time (Slurm 22.05, tests/slurm_cluster.py) is exercised end to end
+    # below; this pins the decision on each answer scontrol gives.
     xs = _make_set(tmp_path, "{steps: 2}")
     cls = xs.experiment_class()
     assert cls is not None
     exp = cls.from_params_file(xs.root / "steps=2" / "params.yml")
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("FEXP_REQUEUE", "0")
-    states = iter(["PREEMPTED", "CANCELLED"])
-    monkeypatch.setattr(_runner, "slurm_job_state", lambda: next(states))
-    exp.execute = _terminate_self  # type: ignore[method-assign]
-    with pytest.raises(_runner.Interrupted) as info:
-        exp()
-    assert info.value.status == "preempted" and _params(xs, "steps=2")["_status"] == "preempted"
-    xs.reset("steps=2")
-    exp = cls.from_params_file(xs.root / "steps=2" / "params.yml")
+    monkeypatch.setattr(_runner, "slurm_job_info", lambda: info)
     exp.execute = _terminate_self  # type: ignore[method-assign]
     with pytest.raises(_runner.Interrupted):
         exp()
-    assert _params(xs, "steps=2")["_status"] == "stopped"
+    data = _params(xs, "steps=2")
+    assert data["_status"] == status and data.get("_requeues") == requeues
+    if status != "running":
+        assert data["_attempts"][-1]["status"] == ("preempted" if requeues else status)
 
 
 # --------------------------------------------------------------------------- CLI (no cluster)

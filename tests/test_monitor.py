@@ -490,8 +490,10 @@ def test_checkpoint_and_load_resume_counters(tmp_path: pathlib.Path) -> None:
             model.w += 1
             params["b"] += 1
     assert _checkpoint.steps(tmp_path / "checkpoints") == [5, 10]
+    # Step 10 is the 3rd item of epoch 2: each active loop's place in its pass is saved.
     assert _checkpoint.records(tmp_path / "checkpoints")[-1].counters == {
-        "step": 10, "epoch": 2, "era": 0, "eon": 0, "supereon": 0}
+        "step": 10, "epoch": 2, "era": 0, "eon": 0, "supereon": 0,
+        "loop0.level": 1, "loop0.done": 2, "loop1.level": 0, "loop1.done": 2}
 
     resumed = Monitor(tmp_path, ckpt="^model$|^params$@5s", ckpt_keep=2)
     fresh = Stateful()
@@ -499,9 +501,9 @@ def test_checkpoint_and_load_resume_counters(tmp_path: pathlib.Path) -> None:
     assert restored["model"] is fresh and fresh.w.tolist() == [10.0] * 3
     assert restored["params"]["b"].tolist() == [10.0, 10.0]
     assert (resumed.step, resumed.epoch) == (10, 2)
-    for _ in resumed(range(2)):
-        pass
-    assert resumed.step == 12
+    seen = [(epoch, batch) for epoch in resumed(range(3)) for batch in resumed(range(4))]
+    assert seen == [(2, 2), (2, 3)]  # the same loops go on where the checkpoint stood
+    assert (resumed.step, resumed.epoch) == (12, 3)
 
 
 def test_load_without_checkpoints(tmp_path: pathlib.Path) -> None:

@@ -310,13 +310,22 @@ class Checkpointer(Hook):
         self.every = every
         self.prefix = prefix
         self.objects: dict[str, Any] = {}
+        self._saved: tuple[int, tuple[int, ...]] | None = None
 
     def __call__(self, var_dict: dict[str, Any], monitor: Monitor) -> None:
+        if self.remember(var_dict):
+            self.save(monitor)
+
+    def remember(self, var_dict: Mapping[str, Any]) -> bool:
+        """Keep the selected objects (experiments left out) for the next save; False if none."""
         objects = {k: v for k, v in var_dict.items() if not _context.is_experiment(v)}
-        if not objects:
-            return
-        self.objects = objects
-        self.save(monitor)
+        if objects:
+            self.objects = objects
+        return bool(objects)
+
+    def saved(self, step: int) -> bool:
+        """Whether these very objects were saved at ``step`` already."""
+        return self._saved == (step, tuple(id(v) for v in self.objects.values()))
 
     def save(self, monitor: Monitor) -> None:
         """Save the remembered objects at the monitor's current step."""
@@ -329,6 +338,7 @@ class Checkpointer(Hook):
             self.objects, prefix=self.prefix, keep=self.keep, best=self.best,
             every=self.every, metrics=metrics,
         )
+        self._saved = (monitor.step, tuple(id(v) for v in self.objects.values()))
 
 
 @dataclasses.dataclass(frozen=True)

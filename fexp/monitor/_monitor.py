@@ -6,9 +6,11 @@ count at which some hook fires; frames are inspected only when a hook fires.
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import sys
 import time as _time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 from fexp import _checkpoint, _errors, _layout
 
 from . import _context, _options, _resume
+from ._interrupt import InterruptGate
 from ._hooks import Checkpointer, Hook, Timer, render
 from ._specs import TRIGGERS, parse_specs, trigger_level
 from ._tensorboard import TensorboardLogger
@@ -26,13 +29,20 @@ _LEVELS = len(TRIGGERS)
 
 
 class _Loop:
-    """One active wrapped loop; its level is the depth of loops seen below it."""
+    """One active wrapped loop; its level is the depth of loops seen below it.
 
-    __slots__ = ("level", "length")
+    ``frame`` is the frame iterating it (where hooks of its level find their variables) and
+    ``starts`` the counters when it started, so ``counts[level] - starts[level]`` is how many
+    of its items this pass has used.
+    """
 
-    def __init__(self, length: int | None) -> None:
+    __slots__ = ("level", "length", "frame", "starts")
+
+    def __init__(self, length: int | None, frame: Any, starts: list[int]) -> None:
         self.level = 0
         self.length = length
+        self.frame = frame
+        self.starts = starts
 
 
 def _length(iterable: object) -> int | None:
@@ -162,9 +172,14 @@ class Monitor:
             self._limits[spec.level].append(spec.modulo)
         self._timed = any(isinstance(h, Timer) for h in self.hooks)
         self._check_directory()
+        self._resume: dict[int, tuple[int, int]] = {}
         self._set_counters({})
+        self._warned: set[int] = set()
+        self._saved_at: int | None = None
+        self._gate: InterruptGate | None = None
         if experiment is not None and self.checkpointers:
             _context.on_interrupt(experiment, self._interrupted)
+            self._gate = InterruptGate(self._stop_at_boundary, self._save_current)
 
     def _check_directory(self) -> None:
         needs = [h for h in self.hooks if isinstance(h, (TensorboardLogger, Checkpointer))]
@@ -182,10 +197,13 @@ class Monitor:
     def _loop(self, iterable: Iterable[T]) -> Iterator[T]:
         if self._stopped:
             return
-        loop = self._push(iterable)
+        loop, skip = self._push(iterable)
         counts, upcoming = self._counts, self._next
         try:
-            for item in iterable:
+            iterator = iter(iterable)
+            if skip:  # resuming: the checkpoint's pass had used these items already
+                next(itertools.islice(iterator, skip, skip), None)
+            for item in iterator:
                 yield item
                 level = loop.level
                 count = counts[level] + 1
@@ -198,10 +216,12 @@ class Monitor:
     def _timed_loop(self, iterable: Iterable[T]) -> Iterator[T]:
         if self._stopped:
             return
-        loop = self._push(iterable)
+        loop, skip = self._push(iterable)
         counts, upcoming, load, clock = self._counts, self._next, self._load, _time.perf_counter
-        iterator = iter(iterable)
         try:
+            iterator = iter(iterable)
+            if skip:
+                next(itertools.islice(iterator, skip, skip), None)
             while True:
                 start = clock()
                 try:
@@ -218,27 +238,54 @@ class Monitor:
         finally:
             self._pop(loop)
 
-    def _push(self, iterable: object) -> _Loop:
+    def _push(self, iterable: object) -> tuple[_Loop, int]:
+        """Start tracking a loop; return it and how many items a resumed pass skips."""
         depth = len(self._stack)
         if depth >= _LEVELS:
             raise _errors.ConfigError(
                 f"a Monitor counts at most {_LEVELS} nested loops ({', '.join(TRIGGERS)})"
             )
-        loop = _Loop(_length(iterable))
+        # Frames: 0 this, 1 the loop generator, 2 the code iterating it.
+        loop = _Loop(_length(iterable), sys._getframe(2), list(self._counts))
+        level, skip = self._resume.pop(depth, (0, 0))
+        loop.level = level
+        loop.starts[level] -= skip
         for i, outer in enumerate(self._stack):
             if depth - i > outer.level:
                 outer.level = depth - i
                 self._lengths[outer.level] = outer.length
-        self._lengths[0] = loop.length
+        self._lengths[level] = loop.length
         self._stack.append(loop)
         self._levels = max(self._levels, depth + 1, self._stack[0].level + 1)
-        return loop
+        if depth == 0 and self._gate is not None:
+            self._gate.install()
+        return loop, skip
 
     def _pop(self, loop: _Loop) -> None:
+        loop.frame = None
         if self._stack and self._stack[-1] is loop:
             self._stack.pop()
         elif loop in self._stack:
             self._stack.remove(loop)
+        if not self._stack:
+            if self._gate is not None:
+                self._gate.uninstall()
+            self._warn_unreachable()
+
+    def _warn_unreachable(self) -> None:
+        """Warn once per spec that counts a trigger no wrapped loop reaches."""
+        for hook in self.hooks:
+            spec = hook.spec
+            if spec is None or spec.level < self._levels or self._counts[spec.level]:
+                continue
+            if id(hook) not in self._warned:
+                self._warned.add(id(hook))
+                wrapped = ", ".join(TRIGGERS[: self._levels])
+                warnings.warn(
+                    f"monitor spec {spec.text!r} counts {spec.trigger}s, but the wrapped loops "
+                    f"only count {wrapped}: it never fires. Wrap the outer loop with the "
+                    f"Monitor too, or count in {TRIGGERS[self._levels - 1]}s.",
+                    RuntimeWarning, stacklevel=4)
 
     def _advance(self, level: int, count: int, depth: int) -> bool:
         """Run the hooks due at ``count``; return whether the loops must stop."""
@@ -254,7 +301,34 @@ class Monitor:
             # Every loop, at any level, must now take this slow path once to stop.
             self._next[:] = [0] * _LEVELS
         self._next[level] = self._upcoming(level)
+        if self._gate is not None and self._gate.pending is not None:
+            # A stop signal was held until this iteration ended: checkpoint, then stop.
+            self._frame = sys._getframe(depth)
+            self._save_current()
+            for other in range(_LEVELS):
+                self._next[other] = self._upcoming(other)
+            self._gate.release()
         return self._stopped
+
+    def _stop_at_boundary(self) -> None:
+        """Make every loop take the slow path at its next increment (a signal is held)."""
+        self._next[:] = [0] * _LEVELS
+
+    def _save_current(self) -> None:
+        """Checkpoint each Checkpointer's objects as its loop's frame holds them now."""
+        for hook in self.checkpointers:
+            level = hook.spec.level if hook.spec is not None else 0
+            frame = next((lp.frame for lp in self._stack if lp.level == level), None)
+            previous = self._frame
+            self._frame, self._namespace = frame or previous, None
+            try:
+                if frame is not None and hook.wants_vars:
+                    hook.remember(hook.select(self.namespace, self))
+                if hook.objects and not hook.saved(self.step):
+                    hook.save(self)
+            finally:
+                self._frame, self._namespace = previous, None
+        self._saved_at = self.step
 
     def _upcoming(self, level: int) -> int:
         if self._stopped:
@@ -271,6 +345,7 @@ class Monitor:
     def _set_counters(self, counters: Mapping[str, int]) -> None:
         for level, name in enumerate(TRIGGERS):
             self._counts[level] = int(counters.get(name, 0))
+        self._resume = _resume.positions_from_counters(counters)
         self.start_step = self._counts[0]
         self._stopped = any(
             count >= limit
@@ -439,10 +514,11 @@ class Monitor:
         """Save ``objects`` at the current step with the counters (the same step is replaced)."""
         directory = self.checkpoint_directory
         latest = _checkpoint.latest_step(directory, prefix)
+        positions = [(lp.level, self._counts[lp.level] - lp.starts[lp.level]) for lp in self._stack]
         return _checkpoint.save(
             directory, dict(objects), self.step, prefix=prefix, keep=keep,
             overwrite=latest == self.step, keep_every_n_steps=every, metrics=metrics, best=best,
-            counters=self.counters(),
+            counters={**self.counters(), **_resume.positions_to_counters(positions)},
         )
 
     def checkpoint(self, **objects: Any) -> pathlib.Path | None:
@@ -461,7 +537,8 @@ class Monitor:
         return saved
 
     def _interrupted(self, status: str) -> None:
-        self.checkpoint()
+        if self._saved_at != self.step:  # not saved at the loop boundary already
+            self.checkpoint()
 
     def load(
         self,
@@ -473,9 +550,17 @@ class Monitor:
     ) -> dict[str, Any]:
         """Restore ``objects`` from the newest checkpoints holding them, and the counters.
 
-        Objects with ``load_state_dict`` are restored in place; every restored value is
-        returned as ``{name: value}`` (rebind arrays from it). ``m.step`` then continues from
-        the checkpoint. With ``attempt`` a missing checkpoint is not an error.
+        Objects with ``load_state_dict`` (torch modules, optimizers), dicts, lists and numpy
+        arrays of the saved shape and dtype are restored in place; every restored value is
+        also returned as ``{name: value}`` (rebind from it what cannot change in place, e.g.
+        ``x = m.load(x=None)["x"]``). The counters continue from the checkpoint, and the
+        wrapped loops of the next pass skip the items the checkpointed pass had used, so
+        ``for epoch in m(range(E))`` goes on at the restored epoch and ends at E. With
+        ``attempt`` a missing checkpoint is not an error; a ``step`` that is not saved is.
+
+        Raises:
+            ExperimentStateError: ``step`` is not saved (e.g. deleted by ``ckpt_keep``), or
+                nothing holds an object and ``attempt`` is False.
         """
         folder = pathlib.Path(directory) if directory is not None else self._require_directory()
         restored, record = _resume.restore(folder / _layout.CHECKPOINT_DIR, step, attempt, objects)
