@@ -64,16 +64,10 @@ class ExperimentSet:
                 "`fexp init NAME -r DIR`",
                 source=str(self.root),
             )
+        from ._store import set_state
+
         data = _index.read_mapping_cached(self.paths.state)
-        experiments = data.get("experiments")
-        if experiments is None:
-            experiments = {}
-        if not isinstance(experiments, dict):
-            raise _errors.YamlError(
-                "'experiments' must be a mapping of name -> overrides", source=str(self.paths.state)
-            )
-        data["experiments"] = experiments
-        return data
+        return set_state.check_state(data, self.root, self.paths.state)
 
     def _write_state(self, state: Mapping[str, Any]) -> None:
         from . import _render
@@ -273,10 +267,19 @@ class ExperimentSet:
 
         special = {k: v for k, v in data.items() if str(k).startswith("_")}
         params = {k: v for k, v in data.items() if not str(k).startswith("_")}
-        helps = {n: s.help for n, s in self._specs_or_empty().items()}
+        helps = self.helps()
         path = directory / _layout.PARAMS_FILE
         written = _atomic.atomic_write(path, _render.render_params(special, params, helps))
         _index.remember(path, dict(data), written)
+
+    def helps(self) -> dict[str, str]:
+        """Each parameter's help, from defaults.yml's comments (never imports the code)."""
+        from ._core import helps
+
+        try:
+            return helps.helps_from_defaults(self.paths.defaults.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return {}
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
         try:

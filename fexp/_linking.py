@@ -30,6 +30,8 @@ def plan_points(
     """The raw configurations a link request asks for (config file first, then the sweep)."""
     from . import _sweep
 
+    if samples is not None and samples >= 1:
+        check_count(samples, 1)
     base = _sweep.load_sweep_config(pathlib.Path(config)) if config is not None else {}
     if points is not None:
         raw = [dict(p) for p in points]
@@ -73,6 +75,15 @@ def cast_points(
     return cast
 
 
+def check_count(points: int, repeats: int) -> None:
+    """Refuse a request for more experiments than fexp's documented limit (before any work)."""
+    from ._core import limits
+
+    problem = limits.check_count(points * repeats, f"{points:,} point(s) x {repeats:,} repeat(s)")
+    if problem:
+        raise _errors.ConfigError(problem, source="options SWEEP/--samples/-x")
+
+
 def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None, repeats: int) -> list[str]:
     """Folder names before collision suffixes (pure)."""
     from . import _naming
@@ -81,6 +92,7 @@ def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None, repeats
         raise _errors.ConfigError(
             f"-x/--repeats must be at least 1, got {repeats}", source="option --repeats"
         )
+    check_count(len(configs), repeats)
     if name is not None:
         _naming.check_name(name)
     bases = []

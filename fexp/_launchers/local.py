@@ -79,6 +79,10 @@ def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
         data = _index.read_mapping_cached(xs.root / name / _layout.PARAMS_FILE)
     except _errors.FexpError:
         return "corrupt", {}
+    from .._core import records
+
+    if records.params_problem(data):  # empty or hand-broken: shown as corrupt, never run
+        return "corrupt", {}
     return str(data.get("_status", "registered")), data
 
 
