@@ -6,13 +6,12 @@ Registered on ``_cli.app`` when ``_cli`` is imported; errors reach ``_cli.main``
 from __future__ import annotations
 
 import pathlib
-import shutil
 import sys
 from typing import Annotated, Any
 
 import typer
 
-from . import _config, _errors, _layout
+from . import _config, _errors
 from ._cli import app
 
 Root = Annotated[pathlib.Path, typer.Option("--root", "-r", help="the experiment set's folder")]
@@ -353,9 +352,11 @@ def clean(
     root: Root = pathlib.Path("."),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
 ) -> None:
-    """Delete the folders of unlinked experiments."""
+    """Delete the folders `fexp unlink` removed from the set (nothing else)."""
+    from ._sets import maintenance
+
     xs = _set(root)
-    doomed = xs.unmanaged()
+    doomed = maintenance.cleanable(xs)
     if not doomed:
         print("nothing to clean")
         return
@@ -369,20 +370,20 @@ def rm(
         pathlib.Path, typer.Argument(help="an experiment set or experiment folder")
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="also delete files fexp did not write")
+    ] = False,
 ) -> None:
-    """Delete a whole experiment set (or one experiment folder)."""
-    path = directory.absolute()
-    is_set = (path / _layout.SET_FILE).exists()
-    if not (is_set or (path / _layout.PARAMS_FILE).exists()):
-        raise _errors.ConfigError(
-            "not an experiment set or experiment folder; refusing to delete",
-            source=f"argument DIRECTORY {str(directory)!r}",
-        )
-    _confirm(f"Delete {'set' if is_set else 'experiment'} {path} and everything in it?", yes)
-    shutil.rmtree(path)
-    if is_set:
-        _config.forget_missing_sets()
-    print(f"deleted {path}")
+    """Delete a whole experiment set (or one experiment folder, which is also unlinked).
+
+    Only what fexp made is deleted: a folder holding files fexp does not write is refused
+    unless --force; a symbolic link is never followed."""
+    from ._sets import removal
+
+    plan = removal.plan(directory, force=force)
+    _confirm(f"Delete {plan.kind} {plan.path} and everything in it?", yes)
+    removal.remove(plan)
+    print(f"deleted {plan.path}")
 
 
 Where = Annotated[

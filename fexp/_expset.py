@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -220,47 +219,22 @@ class ExperimentSet:
     # -- maintenance ----------------------------------------------------------------------
     def unlink(self, pattern: str) -> list[str]:
         """Stop managing matching experiments (their folders stay until ``clean``)."""
-        with self.locked():
-            state = self.state()
-            names = _find.match_names(state["experiments"], pattern)
-            for name in names:
-                del state["experiments"][name]
-            if names:
-                self._write_state(state)
-        return names
+        from ._sets import maintenance
+
+        return maintenance.unlink(self, pattern)
 
     def unmanaged(self) -> list[str]:
         """Experiment folders in the set that experiment.yml does not list."""
-        managed = self.state()["experiments"]
-        return [d.name for d in _find.experiment_dirs(self.root) if d.name not in managed]
+        from ._sets import maintenance
+
+        return maintenance.unmanaged(self)
 
     def relink(self, pattern: str | None = None) -> list[str]:
         """Manage again the unlinked folders matching ``pattern``, and re-root every
         experiment whose recorded ``_root`` differs (the set folder was moved)."""
-        from . import _scripts
+        from ._sets import maintenance
 
-        with self.locked():
-            state = self.state()
-            added = _find.match_names(self.unmanaged(), pattern)
-            for name in added:
-                state["experiments"][name] = {}
-            moved = state.get("root") != str(self.root)
-            if added or moved:
-                state["root"] = str(self.root)
-                self._write_state(state)
-            for name in list(state["experiments"]) if moved else added:
-                self._reroot(self.root / name)
-            if moved and state.get("ref"):
-                _scripts.write_script(self.root, state["ref"], env=state.get("env") or {})
-        return added
-
-    def _reroot(self, directory: pathlib.Path) -> None:
-        path = directory / _layout.PARAMS_FILE
-        data = _index.read_mapping_cached(path)
-        if data.get("_root") == str(self.root) and data.get("_name") == directory.name:
-            return
-        data["_root"], data["_name"] = str(self.root), directory.name
-        self._write_params(directory, data)
+        return maintenance.relink(self, pattern)
 
     def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
         from . import _render
@@ -295,24 +269,22 @@ class ExperimentSet:
             raise _errors.ConfigError(
                 f"unknown status {status!r}; one of {', '.join(STATUSES)}", source="option --status"
             )
+        from ._sets import maintenance
+
+        def change(data: dict[str, Any]) -> None:
+            data["_status"] = status
+            if status in ("registered", "default"):
+                data["_started"] = data["_stopped"] = None
+
         with self.locked():
-            names = self.names(pattern)
-            for name in names:
-                path = self.root / name / _layout.PARAMS_FILE
-                data = _index.read_mapping_cached(path)
-                data["_status"] = status
-                if status in ("registered", "default"):
-                    data["_started"] = data["_stopped"] = None
-                self._write_params(self.root / name, data)
-        return names
+            return maintenance.update_all(self, pattern, "reset", change)
 
     def clean(self) -> list[str]:
-        """Delete experiment folders the set no longer manages; return their names."""
-        with self.locked():
-            gone = self.unmanaged()
-            for name in gone:
-                shutil.rmtree(self.root / name)
-        return gone
+        """Delete the folders ``unlink`` removed from the set (only while their params.yml
+        is one fexp wrote); return their names."""
+        from ._sets import maintenance
+
+        return maintenance.clean(self)
 
     def note(self, text: str, pattern: str | None = None, remove: bool = False) -> list[str]:
         """Add (or remove) a note on the set, or on the experiments matching ``pattern``."""
@@ -323,13 +295,13 @@ class ExperimentSet:
                 state["notes"] = notes if remove else [*notes, text]
                 self._write_state(state)
                 return []
-            names = self.names(pattern)
-            for name in names:
-                data = _index.read_mapping_cached(self.root / name / _layout.PARAMS_FILE)
+            from ._sets import maintenance
+
+            def change(data: dict[str, Any]) -> None:
                 notes = [n for n in data.get("_notes") or [] if n != text]
                 data["_notes"] = notes if remove else [*notes, text]
-                self._write_params(self.root / name, data)
-        return names
+
+            return maintenance.update_all(self, pattern, "note", change)
 
     def setenv(self, name: str, value: str) -> None:
         """Record an environment variable in the set; script.sh exports it."""
