@@ -287,7 +287,6 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
             ``directory`` is not empty; nothing is written then.
     """
     from ._expset import ExperimentSet
-
     from ._sets import bundle_members
 
     bundle = pathlib.Path(bundle)

@@ -5,8 +5,12 @@ Registered on ``_cli.app`` when ``_cli`` is imported; errors reach ``_cli.main``
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+import shutil
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -85,6 +89,32 @@ def link(
     keep: Annotated[str, typer.Option("--keep", help="reduce: min or max is best")] = "min",
 ) -> None:
     """Register one experiment per configuration of a sweep (see also `fexp reduce`)."""
+    with _sigterm_rolls_back():
+        _link(sweep, root, repeats, config, name, purpose, samples, seed, from_best, source, by,
+              keep)
+
+
+@contextlib.contextmanager
+def _sigterm_rolls_back() -> Iterator[None]:
+    """Turn SIGTERM into the KeyboardInterrupt SIGINT raises, so both roll back the same
+    way (every folder the request made is removed); exit 130 as after Ctrl-C."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("interrupted; nothing was registered", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _link(sweep: str | None, root: pathlib.Path, repeats: int, config: pathlib.Path | None,
+          name: str | None, purpose: str, samples: int | None, seed: int | None,
+          from_best: int | None, source: str | None, by: str | None, keep: str) -> None:
     xs = _set(root)
     if from_best is not None or source is not None or by is not None:
         from . import _reduce
@@ -182,6 +212,12 @@ def run(
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
     cluster = slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch"
+    if not cluster and shutil.which(launcher[0]) is None:
+        raise _errors.ConfigError(
+            "launcher program not found (not on PATH, or not executable); give a program "
+            "such as bash, screen or sbatch",
+            source=f"launcher {launcher[0]!r}",
+        )
     # Everything that can be wrong is checked before --resume changes any status.
     local.check_options(jobs, retries)
     if fork and (cluster or launcher != ["bash"]):

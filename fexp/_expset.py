@@ -6,6 +6,7 @@ a failure part-way removes what the request created, so nothing is left half-wri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -135,11 +136,15 @@ class ExperimentSet:
                 source="option --defaults",
             )
         exp_cls = resolve_experiment(experiment) if experiment is not None else None
+        _config.load()  # a broken global config is reported before anything is written
+        made = [xs.paths.defaults, xs.paths.script, xs.paths.state, xs.paths.lock,
+                xs.root / _layout.sidecar_name(_layout.SET_FILE)]
+        made = [p for p in made if not p.exists()]
+        folders = [p for p in [xs.root, *xs.root.parents] if not p.exists()]
         xs.root.mkdir(parents=True, exist_ok=True)
-        created_files: list[pathlib.Path] = []
         try:
             with xs.locked():
-                created_files = xs._write_definition(exp_cls, script, defaults, env)
+                xs._write_definition(exp_cls, script, defaults, env)
                 state: dict[str, Any] = {
                     "created": _meta.now_iso(),
                     "purpose": purpose,
@@ -150,11 +155,15 @@ class ExperimentSet:
                     "experiments": {},
                 }
                 xs._write_state(state)
+            _config.add_set(xs.root)
         except BaseException:
-            for path in [*created_files, xs.paths.state, xs.paths.lock]:
+            # No half-made set: remove what this call made, and the folders it created.
+            for path in made:
                 path.unlink(missing_ok=True)
+            for folder in folders:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             raise
-        _config.add_set(xs.root)
         return xs
 
     def _write_definition(

@@ -188,7 +188,13 @@ def find(
     for set_root in roots:
         if not set_root.is_dir():
             raise _errors.ConfigError("no such folder", source=str(set_root))
-        rows.extend(rows_for_set(set_root))
+        try:
+            rows.extend(rows_for_set(set_root))
+        except _errors.FexpError as exc:
+            if len(roots) == 1:
+                raise
+            # Among many sets, a corrupt one is one corrupt row, not a failed listing.
+            rows.append(corrupt_row(set_root.absolute(), str(set_root.absolute()), str(exc)))
     rows = _query.select(
         rows,
         pattern=pattern,

@@ -129,7 +129,10 @@ def cleanable(xs: ExperimentSet) -> list[str]:
 
 def clean(xs: ExperimentSet) -> list[str]:
     """See ``ExperimentSet.clean``."""
+    from .. import _linking
+
     with xs.locked():
+        _linking.recover(xs)
         doomed = cleanable(xs)
         state = xs.state()
         for name in doomed:
@@ -145,9 +148,10 @@ def clean(xs: ExperimentSet) -> list[str]:
 
 def relink(xs: ExperimentSet, pattern: str | None) -> list[str]:
     """See ``ExperimentSet.relink``: every folder to add or re-root is validated first."""
-    from .. import _scripts
+    from .. import _linking, _scripts
 
     with xs.locked():
+        _linking.recover(xs)
         state = xs.state()
         added = _find.match_names(unmanaged(xs), pattern)
         moved = state.get("root") != str(xs.root)
