@@ -212,12 +212,6 @@ def run(
     xs = _set(root)
     launcher = list(ctx.args) or ["bash"]
     cluster = slurm or dry_run or generate or launcher[0].rsplit("/", 1)[-1] == "sbatch"
-    if not cluster and shutil.which(launcher[0]) is None:
-        raise _errors.ConfigError(
-            "launcher program not found (not on PATH, or not executable); give a program "
-            "such as bash, screen or sbatch",
-            source=f"launcher {launcher[0]!r}",
-        )
     # Everything that can be wrong is checked before --resume changes any status.
     local.check_options(jobs, retries)
     if fork and (cluster or launcher != ["bash"]):
@@ -225,6 +219,12 @@ def run(
         raise _errors.ConfigError(
             f"--fork runs experiments itself, in this process's children; drop {what}",
             source="option --fork",
+        )
+    if not cluster and shutil.which(launcher[0]) is None:
+        raise _errors.ConfigError(
+            "launcher program not found (not on PATH, or not executable); give a program "
+            "such as bash, screen or sbatch",
+            source=f"launcher {launcher[0]!r}",
         )
     options = None
     if cluster:
