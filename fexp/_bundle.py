@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
 from ._core import status as _status
+from ._core import limits as _limits
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -154,7 +155,7 @@ def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportR
     if not xs.paths.script.is_file():
         raise _errors.ExperimentStateError(f"the set has no {_layout.SCRIPT_FILE} to pack",
                                            source=str(xs.root))
-    helps = {n: s.help for n, s in xs._specs_or_empty().items()}
+    helps = xs.helps()
     params: dict[str, bytes] = {}
     statuses: dict[str, str] = {}
     for name in names:
@@ -190,43 +191,9 @@ def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportR
 
 
 def _bad(bundle: pathlib.Path, detail: str) -> _errors.ConfigError:
-    return _errors.ConfigError(detail, source=f"bundle {str(bundle)!r}")
+    from ._sets import bundle_members
 
-
-def _check_member(bundle: pathlib.Path, member: tarfile.TarInfo) -> pathlib.PurePosixPath:
-    """The member's path inside the bundle, once it is known to be a plain, safe entry."""
-    name = member.name
-    path = pathlib.PurePosixPath(name)
-    if not name or name.startswith(("/", "\\")) or path.is_absolute() or ":" in path.parts[0]:
-        raise _bad(bundle, f"member {name!r} has an absolute path; refusing to unpack it")
-    if ".." in path.parts or "\\" in name or "\0" in name:
-        raise _bad(bundle, f"member {name!r} points outside the bundle; refusing to unpack it")
-    if not (member.isfile() or member.isdir()):
-        kind = "a link" if member.issym() or member.islnk() else "a device or special file"
-        raise _bad(bundle, f"member {name!r} is {kind}; a bundle holds only files and folders")
-    parts = [p for p in path.parts if p not in ("", ".")]
-    if not parts or (parts[0] not in (MANIFEST, README, ENV_PREFIX, SET_PREFIX)):
-        raise _bad(bundle, f"member {name!r} is not part of an fexp bundle (made by "
-                           "`fexp export`)")
-    return pathlib.PurePosixPath(*parts)
-
-
-def _read_members(bundle: pathlib.Path) -> dict[pathlib.PurePosixPath, bytes | None]:
-    """Every member's contents (None for folders), after checking them all."""
-    if not bundle.is_file():
-        raise _bad(bundle, "no such file; give the .tar.gz written by `fexp export`")
-    try:
-        with tarfile.open(bundle, "r:*") as tar:
-            members = tar.getmembers()
-            paths = [_check_member(bundle, m) for m in members]
-            contents: dict[pathlib.PurePosixPath, bytes | None] = {}
-            for member, path in zip(members, paths, strict=True):
-                handle = tar.extractfile(member) if member.isfile() else None
-                contents[path] = handle.read() if handle is not None else None
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise _bad(bundle, f"not a readable tar archive ({exc}); give the .tar.gz written by "
-                           "`fexp export`") from None
-    return contents
+    return bundle_members.bad(bundle, detail)
 
 
 def _check_contents(bundle: pathlib.Path, contents: Mapping[pathlib.PurePosixPath, bytes | None]
@@ -234,24 +201,47 @@ def _check_contents(bundle: pathlib.Path, contents: Mapping[pathlib.PurePosixPat
     raw = contents.get(pathlib.PurePosixPath(MANIFEST))
     try:
         manifest = json.loads(raw or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _bad(bundle, f"no valid {MANIFEST}; this is not a bundle made by `fexp export`")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise _bad(bundle, f"bundle format version {manifest.get('format_version')!r} is not "
+        raise _bad(bundle, f"bundle format version "
+                           f"{_limits.clip(repr(manifest.get('format_version')))} is not "
                            f"{FORMAT_VERSION}; import it with the fexp version that made it "
-                           f"({manifest.get('fexp')!r})")
+                           f"({_limits.clip(repr(manifest.get('fexp')))})")
     for required in (_layout.SCRIPT_FILE, _layout.SET_FILE):
         if not contents.get(pathlib.PurePosixPath(SET_PREFIX, required)):
             raise _bad(bundle, f"member {SET_PREFIX}/{required} is missing")
     for path, data in contents.items():
         if data is not None and path.parts[0] == SET_PREFIX and path.suffix == ".yml":
-            try:
-                _yaml.load(data.decode("utf-8"), source=str(path))
-            except (_errors.FexpError, UnicodeDecodeError) as exc:
-                raise _bad(bundle, f"member {path} is not valid YAML: {exc}") from None
+            _check_yaml(bundle, path, data)
     return manifest
+
+
+def _check_yaml(bundle: pathlib.Path, path: pathlib.PurePosixPath, data: bytes) -> None:
+    """A set file of the bundle parses safely and has the shape fexp writes."""
+    from ._core import records
+    from ._store import set_state
+
+    try:
+        parsed = _yaml.load(data.decode("utf-8"), source=str(path))
+    except (_errors.FexpError, UnicodeDecodeError) as exc:
+        raise _bad(bundle, f"member {path} is not valid YAML: "
+                           f"{_limits.clip(str(exc), 300)}") from None
+    try:
+        if parsed is not None and not isinstance(parsed, dict):
+            raise _errors.YamlError("not a mapping")
+        parsed = parsed or {}
+        if path.name == _layout.SET_FILE:
+            set_state.check_state(parsed, pathlib.Path("/nonexistent-fexp-bundle"),
+                                  pathlib.Path(str(path)))
+        elif path.name == _layout.PARAMS_FILE:
+            problem = records.params_problem(parsed)
+            if problem:
+                raise _errors.YamlError(problem)
+    except _errors.FexpError as exc:
+        raise _bad(bundle, f"member {path} is refused: {_limits.clip(str(exc), 300)}") from None
 
 
 def _target(path: pathlib.PurePosixPath) -> pathlib.PurePosixPath:
@@ -288,17 +278,21 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
     """Unpack ``bundle`` into the new set folder ``directory``, re-root it there (script.sh
     is regenerated for Python experiments) and remember it in the user's config.
 
-    Every member is checked first: absolute paths, ``..``, links and devices are refused.
+    Every member is checked first (``_sets.bundle_members``): only the files fexp writes
+    into a bundle are accepted, each at most ``limits.MAX_BUNDLE_MEMBER`` bytes; absolute
+    paths, ``..``, links and devices are refused. Nothing in the bundle is imported or
+    unpickled: help texts come from its defaults.yml.
 
     Raises:
         ConfigError: the bundle is missing, unreadable, unsafe or not an fexp bundle, or
             ``directory`` is not empty; nothing is written then.
     """
     from ._expset import ExperimentSet
+    from ._sets import bundle_members
 
     bundle = pathlib.Path(bundle)
     root = pathlib.Path(directory).absolute()
-    contents = _read_members(bundle)
+    contents = bundle_members.read_members(bundle)
     manifest = _check_contents(bundle, contents)
     created = _empty_target(root)
     for folder in reversed(created[1:]):

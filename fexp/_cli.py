@@ -7,6 +7,7 @@ module that fails to import breaks only its own subcommand.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Annotated, Any
 
@@ -129,7 +130,7 @@ def _absolute_ref(ref: str) -> str:
 @experiments_app.command("list")
 def experiments_list() -> None:
     """List registered experiments."""
-    registered = _registered()
+    registered = dict(_config.load().get("experiments") or {})
     if not registered:
         print("no experiments registered; add one with `fexp experiments add module:attr`")
     for name, entry in sorted(registered.items()):
@@ -267,12 +268,32 @@ def main(argv: list[str] | None = None) -> None:
     except _errors.FexpError as exc:
         _cli_params.report_error(exc)
         sys.exit(2)
-    except OSError as exc:  # a full disk or read-only set: one paragraph naming the path
-        error = params_file.storage_error(exc, exc.filename or "")
-        if not isinstance(error, _errors.FexpError):
-            raise
-        _cli_params.report_error(error)
+    except OSError as exc:  # a read-only set, a full disk, a link loop: one paragraph too
+        _cli_params.report_error(os_error(exc))
         sys.exit(2)
+
+
+_OS_HINTS = {
+    errno.EACCES: "permission denied: fexp cannot change this file or folder (read-only?)",
+    errno.EPERM: "operation not permitted here (read-only?)",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full; free some space and retry",
+    errno.EDQUOT: "the disk quota is exceeded; free some space and retry",
+    errno.EFBIG: "the file grew larger than allowed (disk or ulimit full)",
+    errno.ELOOP: "a symbolic link loop; fix the links in this path",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of this path is a file, not a folder",
+}
+
+
+def os_error(exc: OSError) -> _errors.FexpError:
+    """The one-paragraph user error for an OSError that reached the command line."""
+    hint = _OS_HINTS.get(exc.errno or 0, exc.strerror or str(exc))
+    where = exc.filename if exc.filename is not None else None
+    return _errors.ExperimentStateError(
+        f"{hint} ({exc.strerror or type(exc).__name__}); the command stopped there",
+        source=str(where) if where is not None else None,
+    )
 
 
 # The set commands live in their own module; importing it registers them on ``app``.

@@ -36,8 +36,11 @@ PARAM_PANEL = "Parameters"
 
 
 def report_error(exc: _errors.FexpError) -> None:
-    """Print a user error as one paragraph on stderr (no traceback)."""
-    print(f"Error: {exc}", file=sys.stderr)
+    """Print a user error as one paragraph on stderr (no traceback), a few lines at most
+    whatever the input that caused it."""
+    from ._core import limits
+
+    print(limits.bound_message(f"Error: {exc}"), file=sys.stderr)
 
 
 @contextlib.contextmanager

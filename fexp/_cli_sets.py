@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
-from . import _config, _errors, _layout
+from . import _config, _errors
 from ._cli import app
 
 Root = Annotated[pathlib.Path, typer.Option("--root", "-r", help="the experiment set's folder")]
@@ -88,6 +89,32 @@ def link(
     keep: Annotated[str, typer.Option("--keep", help="reduce: min or max is best")] = "min",
 ) -> None:
     """Register one experiment per configuration of a sweep (see also `fexp reduce`)."""
+    with _sigterm_rolls_back():
+        _link(sweep, root, repeats, config, name, purpose, samples, seed, from_best, source, by,
+              keep)
+
+
+@contextlib.contextmanager
+def _sigterm_rolls_back() -> Iterator[None]:
+    """Turn SIGTERM into the KeyboardInterrupt SIGINT raises, so both roll back the same
+    way (every folder the request made is removed); exit 130 as after Ctrl-C."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("interrupted; nothing was registered", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _link(sweep: str | None, root: pathlib.Path, repeats: int, config: pathlib.Path | None,
+          name: str | None, purpose: str, samples: int | None, seed: int | None,
+          from_best: int | None, source: str | None, by: str | None, keep: str) -> None:
     xs = _set(root)
     if from_best is not None or source is not None or by is not None:
         from . import _reduce
@@ -192,6 +219,12 @@ def run(
         raise _errors.ConfigError(
             f"--fork runs experiments itself, in this process's children; drop {what}",
             source="option --fork",
+        )
+    if not cluster and shutil.which(launcher[0]) is None:
+        raise _errors.ConfigError(
+            "launcher program not found (not on PATH, or not executable); give a program "
+            "such as bash, screen or sbatch",
+            source=f"launcher {launcher[0]!r}",
         )
     options = None
     if cluster:
@@ -384,9 +417,11 @@ def clean(
     root: Root = pathlib.Path("."),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
 ) -> None:
-    """Delete the folders of unlinked experiments."""
+    """Delete the folders `fexp unlink` removed from the set (nothing else)."""
+    from ._sets import maintenance
+
     xs = _set(root)
-    doomed = xs.unmanaged()
+    doomed = maintenance.cleanable(xs)
     if not doomed:
         print("nothing to clean")
         return
@@ -400,20 +435,20 @@ def rm(
         pathlib.Path, typer.Argument(help="an experiment set or experiment folder")
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="also delete files fexp did not write")
+    ] = False,
 ) -> None:
-    """Delete a whole experiment set (or one experiment folder)."""
-    path = directory.absolute()
-    is_set = (path / _layout.SET_FILE).exists()
-    if not (is_set or (path / _layout.PARAMS_FILE).exists()):
-        raise _errors.ConfigError(
-            "not an experiment set or experiment folder; refusing to delete",
-            source=f"argument DIRECTORY {str(directory)!r}",
-        )
-    _confirm(f"Delete {'set' if is_set else 'experiment'} {path} and everything in it?", yes)
-    shutil.rmtree(path)
-    if is_set:
-        _config.forget_missing_sets()
-    print(f"deleted {path}")
+    """Delete a whole experiment set (or one experiment folder, which is also unlinked).
+
+    Only what fexp made is deleted: a folder holding files fexp does not write is refused
+    unless --force; a symbolic link is never followed."""
+    from ._sets import removal
+
+    plan = removal.plan(directory, force=force)
+    _confirm(f"Delete {plan.kind} {plan.path} and everything in it?", yes)
+    removal.remove(plan)
+    print(f"deleted {plan.path}")
 
 
 Where = Annotated[

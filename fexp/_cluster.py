@@ -371,7 +371,7 @@ def _update_params(xs: ExperimentSet, names: Sequence[str],
     file alone) and write it back (``params_file.update_many``: one sync for many)."""
     from ._store import params_file
 
-    params_file.update_many(xs.root, names, update, xs._helps())
+    params_file.update_many(xs.root, names, update, xs.helps())
 
 
 def _release(result: ClusterResult) -> None:

@@ -27,8 +27,20 @@ SETTINGS: dict[str, tuple[str, Any]] = {
 
 
 def home() -> pathlib.Path:
-    """``$FEXP_HOME`` or ``~/.fexp``."""
-    return pathlib.Path(os.environ.get("FEXP_HOME") or pathlib.Path.home() / ".fexp")
+    """``$FEXP_HOME`` or ``~/.fexp``.
+
+    Raises:
+        ConfigError: it exists and is not a folder.
+    """
+    path = pathlib.Path(os.environ.get("FEXP_HOME") or pathlib.Path.home() / ".fexp")
+    if path.exists() and not path.is_dir():
+        where = "FEXP_HOME" if os.environ.get("FEXP_HOME") else "the default ~/.fexp"
+        raise _errors.ConfigError(
+            f"is not a folder; {where} must name the folder of fexp's global config. Point "
+            "FEXP_HOME at a folder (it is created when missing)",
+            source=f"FEXP_HOME {str(path)!r}",
+        )
+    return path
 
 
 def defaults() -> dict[str, Any]:
@@ -41,11 +53,19 @@ def defaults() -> dict[str, Any]:
 def load() -> dict[str, Any]:
     """Load the config (missing -> defaults), from its JSON twin while config.yml is unchanged."""
     from . import _index
+    from ._core import config_rules
 
     path = home() / _layout.CONFIG_FILE
     if not path.exists():
         return defaults()
-    return {**defaults(), **_index.read_mapping_cached(path)}
+    data = _index.read_mapping_cached(path)
+    problem = config_rules.config_problem(data)
+    if problem:
+        raise _errors.ConfigError(
+            f"{problem}; fix it with `fexp config set KEY VALUE` or by editing the file",
+            source=str(path),
+        )
+    return {**defaults(), **{k: v for k, v in data.items() if v is not None}}
 
 
 def save(config: Mapping[str, Any]) -> None:

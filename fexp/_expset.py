@@ -6,9 +6,9 @@ a failure part-way removes what the request created, so nothing is left half-wri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,16 +64,10 @@ class ExperimentSet:
                 "`fexp init NAME -r DIR`",
                 source=str(self.root),
             )
+        from ._store import set_state
+
         data = _index.read_mapping_cached(self.paths.state)
-        experiments = data.get("experiments")
-        if experiments is None:
-            experiments = {}
-        if not isinstance(experiments, dict):
-            raise _errors.YamlError(
-                "'experiments' must be a mapping of name -> overrides", source=str(self.paths.state)
-            )
-        data["experiments"] = experiments
-        return data
+        return set_state.check_state(data, self.root, self.paths.state)
 
     def _write_state(self, state: Mapping[str, Any]) -> None:
         from . import _render
@@ -142,11 +136,15 @@ class ExperimentSet:
                 source="option --defaults",
             )
         exp_cls = resolve_experiment(experiment) if experiment is not None else None
+        _config.load()  # a broken global config is reported before anything is written
+        made = [xs.paths.defaults, xs.paths.script, xs.paths.state, xs.paths.lock,
+                xs.root / _layout.sidecar_name(_layout.SET_FILE)]
+        made = [p for p in made if not p.exists()]
+        folders = [p for p in [xs.root, *xs.root.parents] if not p.exists()]
         xs.root.mkdir(parents=True, exist_ok=True)
-        created_files: list[pathlib.Path] = []
         try:
             with xs.locked():
-                created_files = xs._write_definition(exp_cls, script, defaults, env)
+                xs._write_definition(exp_cls, script, defaults, env)
                 state: dict[str, Any] = {
                     "created": _meta.now_iso(),
                     "purpose": purpose,
@@ -157,11 +155,15 @@ class ExperimentSet:
                     "experiments": {},
                 }
                 xs._write_state(state)
+            _config.add_set(xs.root)
         except BaseException:
-            for path in [*created_files, xs.paths.state, xs.paths.lock]:
+            # No half-made set: remove what this call made, and the folders it created.
+            for path in made:
                 path.unlink(missing_ok=True)
+            for folder in folders:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             raise
-        _config.add_set(xs.root)
         return xs
 
     def _write_definition(
@@ -226,55 +228,36 @@ class ExperimentSet:
     # -- maintenance ----------------------------------------------------------------------
     def unlink(self, pattern: str) -> list[str]:
         """Stop managing matching experiments (their folders stay until ``clean``)."""
-        with self.locked():
-            state = self.state()
-            names = _find.match_names(state["experiments"], pattern)
-            for name in names:
-                del state["experiments"][name]
-            if names:
-                self._write_state(state)
-        return names
+        from ._sets import maintenance
+
+        return maintenance.unlink(self, pattern)
 
     def unmanaged(self) -> list[str]:
         """Experiment folders in the set that experiment.yml does not list."""
-        managed = self.state()["experiments"]
-        return [d.name for d in _find.experiment_dirs(self.root) if d.name not in managed]
+        from ._sets import maintenance
+
+        return maintenance.unmanaged(self)
 
     def relink(self, pattern: str | None = None) -> list[str]:
         """Manage again the unlinked folders matching ``pattern``, and re-root every
         experiment whose recorded ``_root`` differs (the set folder was moved)."""
-        from . import _scripts
+        from ._sets import maintenance
 
-        with self.locked():
-            state = self.state()
-            added = _find.match_names(self.unmanaged(), pattern)
-            for name in added:
-                state["experiments"][name] = {}
-            moved = state.get("root") != str(self.root)
-            if added or moved:
-                state["root"] = str(self.root)
-                self._write_state(state)
-            for name in list(state["experiments"]) if moved else added:
-                self._reroot(self.root / name)
-            if moved and state.get("ref"):
-                _scripts.write_script(self.root, state["ref"], env=state.get("env") or {})
-        return added
-
-    def _reroot(self, directory: pathlib.Path) -> None:
-        path = directory / _layout.PARAMS_FILE
-        data = _index.read_mapping_cached(path)
-        if data.get("_root") == str(self.root) and data.get("_name") == directory.name:
-            return
-        data["_root"], data["_name"] = str(self.root), directory.name
-        self._write_params(directory, data)
+        return maintenance.relink(self, pattern)
 
     def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
         from ._store import params_file
 
-        params_file.write(directory, data, self._helps())
+        params_file.write(directory, data, self.helps())
 
-    def _helps(self) -> dict[str, str]:
-        return {n: s.help for n, s in self._specs_or_empty().items()}
+    def helps(self) -> dict[str, str]:
+        """Each parameter's help, from defaults.yml's comments (never imports the code)."""
+        from ._core import helps
+
+        try:
+            return helps.helps_from_defaults(self.paths.defaults.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return {}
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
         try:
@@ -296,21 +279,22 @@ class ExperimentSet:
                 f"unknown status {status!r}; one of {', '.join(_status.RECORDED)}",
                 source="option --status",
             )
+        from ._sets import maintenance
+
         with self.locked():
             names = self.names(pattern)
+            maintenance.read_all(self, names, "reset")  # all or nothing: validate every target
+            helps = self.helps()
             for name in names:
-                params_file.reset(
-                    self.root / name, status, self._helps(), keep_outputs=keep_outputs
-                )
+                params_file.reset(self.root / name, status, helps, keep_outputs=keep_outputs)
         return names
 
     def clean(self) -> list[str]:
-        """Delete experiment folders the set no longer manages; return their names."""
-        with self.locked():
-            gone = self.unmanaged()
-            for name in gone:
-                shutil.rmtree(self.root / name)
-        return gone
+        """Delete the folders ``unlink`` removed from the set (only while their params.yml
+        is one fexp wrote); return their names."""
+        from ._sets import maintenance
+
+        return maintenance.clean(self)
 
     def note(self, text: str, pattern: str | None = None, remove: bool = False) -> list[str]:
         """Add (or remove) a note on the set, or on the experiments matching ``pattern``."""
@@ -321,13 +305,13 @@ class ExperimentSet:
                 state["notes"] = notes if remove else [*notes, text]
                 self._write_state(state)
                 return []
-            names = self.names(pattern)
-            for name in names:
-                data = _index.read_mapping_cached(self.root / name / _layout.PARAMS_FILE)
+            from ._sets import maintenance
+
+            def change(data: dict[str, Any]) -> None:
                 notes = [n for n in data.get("_notes") or [] if n != text]
                 data["_notes"] = notes if remove else [*notes, text]
-                self._write_params(self.root / name, data)  # under the lock: read-modify-write
-        return names
+
+            return maintenance.update_all(self, pattern, "note", change)
 
     def setenv(self, name: str, value: str) -> None:
         """Record an environment variable in the set; script.sh exports it."""

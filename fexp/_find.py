@@ -26,11 +26,20 @@ def row_from_data(
     set_root: str,
     records: list[dict[str, Any]] | None = None,
 ) -> Row:
-    """Build a row from parsed params.yml data and the message log (read unless given)."""
+    """Build a row from parsed params.yml data and the message log (read unless given);
+    a params.yml or log of the wrong shape gives one ``corrupt`` row."""
+    from ._core import records as rules
+
+    problem = rules.params_problem(data)
+    if problem:
+        return corrupt_row(directory, set_root, problem)
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
     messages = dict(data.get("_messages") or {})
     if records is None:
         records = _messages.read(directory / _layout.MESSAGES_FILE)
+    problem = rules.records_problem(records)
+    if problem:
+        return corrupt_row(directory, set_root, problem)
     if records:
         messages.update(_messages.replay(records))
     return {
@@ -96,9 +105,13 @@ def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
 def histories(rows: Sequence[Row], keys: Sequence[str] | None = None) -> dict[str, Any]:
     """Each row's message history per key: ``{name: {key: [(x, time, value), ...]}}``
     (every key of its log when ``keys`` is None)."""
+    from ._core import records as rules
+
     out: dict[str, Any] = {}
     for row in rows:
         records = _messages.read(pathlib.Path(row["path"]) / _layout.MESSAGES_FILE)
+        if row.get("status") == "corrupt" or rules.records_problem(records):
+            records = []  # a corrupt row has no history to plot
         wanted = keys if keys is not None else _messages.keys(records)
         out[row["name"]] = {k: _messages.history(records, k) for k in wanted}
     return out
@@ -182,7 +195,13 @@ def find(
     for set_root in roots:
         if not set_root.is_dir():
             raise _errors.ConfigError("no such folder", source=str(set_root))
-        rows.extend(rows_for_set(set_root))
+        try:
+            rows.extend(rows_for_set(set_root))
+        except _errors.FexpError as exc:
+            if len(roots) == 1:
+                raise
+            # Among many sets, a corrupt one is one corrupt row, not a failed listing.
+            rows.append(corrupt_row(set_root.absolute(), str(set_root.absolute()), str(exc)))
     rows = _query.select(
         rows,
         pattern=pattern,

@@ -7,9 +7,11 @@ are written and experiment.yml is updated once. On any failure the new folders a
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,8 @@ def plan_points(
     """The raw configurations a link request asks for (config file first, then the sweep)."""
     from . import _sweep
 
+    if samples is not None and samples >= 1:
+        check_count(samples, 1)
     base = _sweep.load_sweep_config(pathlib.Path(config)) if config is not None else {}
     if points is not None:
         raw = [dict(p) for p in points]
@@ -74,6 +78,15 @@ def cast_points(
     return cast
 
 
+def check_count(points: int, repeats: int) -> None:
+    """Refuse a request for more experiments than fexp's documented limit (before any work)."""
+    from ._core import limits
+
+    problem = limits.check_count(points * repeats, f"{points:,} point(s) x {repeats:,} repeat(s)")
+    if problem:
+        raise _errors.ConfigError(problem, source="options SWEEP/--samples/-x")
+
+
 def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None, repeats: int) -> list[str]:
     """Folder names before collision suffixes (pure)."""
     from . import _naming
@@ -82,6 +95,7 @@ def folder_names(configs: Sequence[Mapping[str, Any]], name: str | None, repeats
         raise _errors.ConfigError(
             f"-x/--repeats must be at least 1, got {repeats}", source="option --repeats"
         )
+    check_count(len(configs), repeats)
     if name is not None:
         _naming.check_name(name)
     bases = []
@@ -148,6 +162,7 @@ def _write(
 ) -> list[str]:
     from . import _index, _naming, _render
 
+    recover(xs)
     state = xs.state()
     taken = set(state["experiments"]) | set(os.listdir(xs.root))
     taken_lower = {t.lower() for t in taken}
@@ -159,9 +174,10 @@ def _write(
         "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
     }
     shared_text = _render.render_special(shared)
-    created: list[pathlib.Path] = []
     final: list[str] = []
     index: list[tuple[pathlib.Path, dict[str, Any]]] = []
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=xs.root))
+    placed: list[pathlib.Path] = []
     try:
         for base, override in zip(names, overrides, strict=True):
             folder = base
@@ -169,23 +185,73 @@ def _write(
                 folder = _naming.unique_name(base, taken)
             taken.add(folder)
             taken_lower.add(folder.lower())
-            directory = xs.root / folder
+            directory = staging / folder
             directory.mkdir()
-            created.append(directory)
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
                     + _render.render_param_lines(params, helps))
-            # The folder is new and unlisted until experiment.yml is written below.
+            # The folder is staged, unseen by any reader until it is moved into the set.
             path = directory / _layout.PARAMS_FILE
             data = {"_name": folder, **shared, **params}
             _index.remember(path, data, _atomic.create_new(path, text), new=True)
             state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
-            index.append((directory, data))
+            index.append((xs.root / folder, data))
             final.append(folder)
+        _place(xs, staging, final, placed)
         xs._write_state(state)
     except BaseException:
-        for directory in created:
+        for directory in placed:
             shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        (xs.root / JOURNAL).unlink(missing_ok=True)
         raise
+    (xs.root / JOURNAL).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
     _index.record(xs.root, index)
     return final
+
+
+# A link first writes its folders into a hidden staging folder of the set, then records the
+# names it is about to move into the set in the journal, moves them, writes experiment.yml
+# and deletes the journal. Killed at any point (even by SIGKILL), it leaves only a staging
+# folder or journaled folders that experiment.yml does not list: the next link (or relink,
+# clean) removes them, so no orphan is ever renamed ``..._1``.
+STAGING_PREFIX = ".fexp-staging-"
+JOURNAL = ".fexp-link-journal.json"
+
+
+def _place(xs: ExperimentSet, staging: pathlib.Path, names: list[str],
+           placed: list[pathlib.Path]) -> None:
+    """Journal ``names``, then move each staged folder into the set."""
+    _atomic.atomic_write(xs.root / JOURNAL, json.dumps(names))
+    for name in names:
+        target = xs.root / name
+        os.rename(staging / name, target)
+        placed.append(target)
+
+
+def recover(xs: ExperimentSet) -> list[str]:
+    """Undo what an interrupted link left (under the set's lock): its staging folders and
+    the journaled folders experiment.yml does not list. Returns the names removed."""
+    from ._core import names as rules
+
+    for entry in os.listdir(xs.root):
+        if entry.startswith(STAGING_PREFIX):
+            shutil.rmtree(xs.root / entry, ignore_errors=True)
+    journal = xs.root / JOURNAL
+    try:
+        names = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        names = []
+    if not journal.exists():
+        return []
+    managed = xs.state()["experiments"]
+    removed = []
+    for name in names if isinstance(names, list) else []:
+        folder = xs.root / str(name)
+        if (rules.stored_name_problem(name) is None and name not in managed
+                and folder.is_dir() and not folder.is_symlink()):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(name)
+    journal.unlink(missing_ok=True)
+    return removed

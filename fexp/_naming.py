@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import pathlib
 import re
 import string
@@ -258,3 +259,29 @@ def is_inside(root: pathlib.Path, path: pathlib.Path) -> bool:
     except (OSError, RuntimeError):
         return False
     return resolved != resolved_root and resolved.is_relative_to(resolved_root)
+
+
+def check_stored_names(root: pathlib.Path, names: Collection[Any], *, source: str) -> None:
+    """Validate experiment names read from a file (``experiment.yml``, a bundle): each is one
+    folder name, and its folder (when it exists) stays inside ``root`` after links resolve.
+
+    Raises:
+        YamlError: the file at ``source`` is corrupt, naming the first bad name.
+    """
+    from ._core import names as rules
+
+    resolved_root: pathlib.Path | None = None
+    for name in names:
+        problem = rules.stored_name_problem(name)
+        if problem is None and os.path.islink(os.path.join(root, name)):
+            resolved_root = resolved_root or root.resolve()
+            if not is_inside(resolved_root, root / name) or (
+                (root / name).resolve().parent != resolved_root
+            ):
+                problem = f"folder {name!r} is a link that leads outside the set"
+        if problem is not None:
+            raise _errors.YamlError(
+                f"corrupt: {problem}; an experiment name must be one folder inside the set. "
+                "Fix or remove that entry by hand; nothing was changed",
+                source=source,
+            )

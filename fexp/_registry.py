@@ -88,6 +88,11 @@ def resolve(ref: str) -> type[Experiment]:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: module {exc.name!r} not found"
         ) from None
+    except SystemExit as exc:
+        raise _errors.ConfigError(
+            f"experiment reference {ref!r}: importing {target!r} called sys.exit({exc.code!r}); "
+            "guard the module's script code with `if __name__ == \"__main__\":`"
+        ) from None
     except Exception as exc:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: importing {target!r} failed with "

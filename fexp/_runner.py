@@ -118,7 +118,7 @@ def _signal_handlers() -> Iterator[None]:
         # skip the bookkeeping (the status would stay ``running``).
         for sig in SIGNAL_STATUS:
             signal.signal(sig, signal.SIG_IGN)
-        status = SIGNAL_STATUS.get(signal.Signals(signum), _status.STOPPED)
+        status: str = SIGNAL_STATUS.get(signal.Signals(signum), _status.STOPPED)
         requeues = False
         if signum == signal.SIGTERM:
             status, requeues = termination(slurm_job_info())

@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from . import _errors, _params, _yaml
+from ._core import limits
 
-MAX_POINTS = 100_000
-"""A sweep that expands to more points than this is refused (a typo, not a plan)."""
+MAX_POINTS = limits.MAX_EXPERIMENTS
+"""A sweep that expands to more points than this is refused (a typo, not a plan); the
+same documented limit caps points x repeats and ``--samples`` (``fexp._core.limits``)."""
 
 _MAX_DEPTH = 64
 _DIST_NAMES = ("loguniform", "uniform", "randint", "choice")
@@ -475,6 +477,9 @@ def sample_sweep(
             f"the number of samples must be a positive integer, got {samples!r}.",
             source="argument --samples",
         )
+    too_many = limits.check_count(samples, f"--samples {samples}")
+    if too_many:
+        raise _errors.SweepError(f"{too_many}.", source="option --samples")
     items = _parse_items(text, source)
     rng = random.Random(seed)
     points: list[dict[str, Any]] = []

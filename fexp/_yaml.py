@@ -53,6 +53,7 @@ def load(text: str, *, source: str | None = None) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
+        _refuse_aliases(text, source)
         return _safe().load(text)
     except YAMLError as exc:
         raise _errors.YamlError(_describe(exc), source=source) from None
@@ -60,8 +61,26 @@ def load(text: str, *, source: str | None = None) -> Any:
         raise _errors.YamlError(f"malformed YAML: {exc}", source=source) from None
 
 
+def _refuse_aliases(text: str, source: str | None) -> None:
+    """Refuse YAML aliases (``*name``): fexp never writes them, and a few bytes of nested
+    aliases ("billion laughs") expand to gigabytes. Only text holding a ``*`` is scanned."""
+    if "*" not in text:
+        return
+    from ruamel.yaml.events import AliasEvent
+
+    for event in _safe().parse(text):
+        if isinstance(event, AliasEvent):
+            raise _errors.YamlError(
+                "refusing a YAML alias (*name): fexp files never use anchors and aliases, "
+                "which can expand a few bytes into gigabytes; write the values out",
+                source=source,
+            )
+
+
 def _describe(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
+    from ._core import limits
+
+    text = limits.clip(" ".join(str(exc).split()), 300)
     if "python/" in text or "could not determine a constructor" in text:
         return f"refusing an unsafe or unknown YAML tag ({text})"
     return f"malformed YAML: {text}"

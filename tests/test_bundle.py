@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from fexp import _bundle, _config, _errors, _yaml
+from fexp._sets import bundle_members
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -251,6 +252,6 @@ def test_export_errors_exit_2(fexp_cli: Cli, source: pathlib.Path, tmp_path: pat
 def test_check_member_rejects_unsafe_names(tmp_path: pathlib.Path) -> None:
     for name in ("/abs", "a/../../b", "set\\..\\x", ""):
         with pytest.raises(_errors.ConfigError):
-            _bundle._check_member(tmp_path / "b", _member(name))
-    assert str(_bundle._check_member(tmp_path / "b", _member("./set/x/params.yml"))) == \
+            bundle_members.check_member(tmp_path / "b", _member(name))
+    assert str(bundle_members.check_member(tmp_path / "b", _member("./set/x/params.yml"))) == \
         "set/x/params.yml"

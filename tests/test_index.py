@@ -31,12 +31,12 @@ def test_a_racing_writer_never_leaves_a_stale_row(tmp_path: pathlib.Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "exp"
     folder.mkdir()
-    _atomic.atomic_write(folder / "params.yml", "_status: registered\nx: 1\n")
+    _atomic.atomic_write(folder / "params.yml", "_name: exp\n_status: registered\nx: 1\n")
     real = _find.read_row
 
     def racing(directory: pathlib.Path, set_root: str | None = None) -> dict[str, Any]:
         row = real(directory, set_root)
-        _atomic.atomic_write(directory / "params.yml", "_status: finished\nx: 1\n")
+        _atomic.atomic_write(directory / "params.yml", "_name: exp\n_status: finished\nx: 1\n")
         return row
 
     monkeypatch.setattr(_find, "read_row", racing)

@@ -90,7 +90,7 @@ def test_parse_sweep_values(text: str, expected: list[dict[str, Any]]) -> None:
         ("a: !!python/name:os.system", "refusing an unsafe or unknown YAML tag"),
         ("a: !!binary aGVsbG8=", "YAML type bytes is not supported"),
         ("a: `ls`", "value '`ls`' of 'a': malformed YAML"),
-        ("a: &x [1] | *x", "undefined alias"),
+        ("a: &x [1] | *x", "refusing a YAML alias"),
         ("a: " + "[" * 100 + "]" * 100, "nesting deeper than 64"),
     ],
 )

@@ -91,6 +91,10 @@ def _status(
         data = _params_file.read(xs.root / name)
     except _errors.FexpError:
         return _st.CORRUPT, {}
+    from .._core import records
+
+    if records.params_problem(data):  # empty or hand-broken: shown as corrupt, never run
+        return _st.CORRUPT, {}
     return (liveness or _owner.Liveness()).status(data, xs.root / name), data
 
 
@@ -120,7 +124,7 @@ def settle(
 
 
 def _helps(xs: ExperimentSet) -> dict[str, str]:
-    return {n: s.help for n, s in xs._specs_or_empty().items()}
+    return xs.helps()
 
 
 def prepare(xs: ExperimentSet, name: str) -> None:
