@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _atomic, _config, _errors, _experiment, _meta, _token
+from . import _atomic, _config, _environment, _errors, _experiment, _meta, _token
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -239,7 +239,9 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
     exp.status = "running"
     exp.started = exp.last = _meta.now_iso()
     exp.stopped = None
-    exp.meta = _meta.run_meta(_config.load().get("meta") or ())
+    config = _config.load()
+    exp.meta = _meta.run_meta(config.get("meta") or ())
+    _environment.record_run(exp, config.get("record_env") or ())  # git.diff, environments/
     exp.save()
     _experiment._CURRENT.append(exp)
     try:

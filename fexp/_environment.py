@@ -1,0 +1,207 @@
+"""What a run records of its code and environment at start, cheaply enough for ``--fork``.
+
+Owns the snapshots behind ``_version.git.diff``, ``_version.env`` and ``_meta.command``:
+
+- the code (``_environment_code``): git's commit, branch and dirty flag and, for a dirty
+  tree, ``git.diff`` in the experiment folder;
+- the environment: the installed packages (``importlib.metadata``, no subprocess) in
+  ``environments/<hash>.txt`` of the set, the numpy/torch/CUDA versions and visible GPUs;
+- the command line, working directory and the variables named by the config's
+  ``record_env`` (no other variable is recorded).
+
+Both snapshots are cached in ``$FEXP_HOME/cache``: the environment's under the interpreter
+and the modification times of the folders holding installed packages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _config
+from ._environment_code import (
+    CACHE_VERSION,
+    CodeSnapshot,
+    code_snapshot,
+    read_cache,
+    short_hash,
+    stat_key,
+    write_cache,
+)
+
+if TYPE_CHECKING:
+    from ._experiment import Experiment
+
+NVIDIA_PROC = pathlib.Path("/proc/driver/nvidia")
+
+
+def cache_dir() -> pathlib.Path:
+    """``$FEXP_HOME/cache``: the snapshot caches (safe to delete)."""
+    return _config.home() / "cache"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSnapshot:
+    """The installed packages of this interpreter, as an environment file and its hash."""
+
+    text: str
+    packages: dict[str, str]
+
+    @property
+    def hash(self) -> str:
+        return short_hash(self.text.encode("utf-8"))
+
+
+def _normalize(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _distribution(dist: Any) -> tuple[str, str] | None:
+    """``(name, version)`` of one distribution, from its folder's name when it says both
+    (``numpy-1.26.4.dist-info``; reading every METADATA costs 100x more), else its METADATA."""
+    folder = getattr(dist, "_path", None)
+    if isinstance(folder, pathlib.Path) and folder.suffix in (".dist-info", ".egg-info"):
+        parts = folder.stem.split("-")
+        if len(parts) >= 2 and parts[0] and parts[1]:
+            return _normalize(parts[0]), parts[1]
+    name, version = dist.metadata["Name"], dist.version
+    return (_normalize(name), str(version)) if name and version else None
+
+
+def _package_folders() -> list[str]:
+    return [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+
+
+def _env_identity() -> str:
+    folders = _package_folders()
+    keys = [sys.executable, sys.version, sys.path, [stat_key(p) for p in folders]]
+    return short_hash(repr(keys).encode("utf-8", "surrogateescape"))
+
+
+def _fresh_environment() -> EnvSnapshot:
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        found = _distribution(dist)
+        if found is not None:
+            packages.setdefault(*found)  # the first on sys.path is the one imported
+    uname = os.uname()
+    head = (
+        f"# python {'.'.join(map(str, sys.version_info[:3]))} "
+        f"({sys.implementation.name}) {uname.sysname} {uname.machine}\n"
+    )
+    lines = "".join(f"{name}=={packages[name]}\n" for name in sorted(packages))
+    return EnvSnapshot(head + lines, dict(sorted(packages.items())))
+
+
+def environment_snapshot(cache: pathlib.Path | None = None) -> EnvSnapshot:
+    """This interpreter's installed packages; from ``cache`` while the interpreter and the
+    modification times of its package folders are unchanged."""
+    cache_file = None
+    if cache is not None:
+        cache_file = cache / f"env-{_env_identity()}.json"
+        data = read_cache(cache_file)
+        if data is not None and isinstance(data.get("text"), str):
+            from ._store import environment_files
+
+            return EnvSnapshot(data["text"], environment_files.parse_packages(data["text"]))
+    snapshot = _fresh_environment()
+    if cache_file is not None:
+        write_cache(cache_file, {"version": CACHE_VERSION, "text": snapshot.text})
+    return snapshot
+
+
+def accelerator_versions(packages: dict[str, str]) -> dict[str, str]:
+    """numpy and torch versions when installed, CUDA's when torch is imported already."""
+    found: dict[str, str] = {k: packages[k] for k in ("numpy", "torch") if k in packages}
+    torch = sys.modules.get("torch")
+    cuda = getattr(getattr(torch, "version", None), "cuda", None)
+    if cuda:
+        found["cuda"] = str(cuda)
+    return found
+
+
+def visible_gpus(proc: pathlib.Path | None = None) -> list[str]:
+    """The NVIDIA GPUs this process may use (``CUDA_VISIBLE_DEVICES`` honoured when it gives
+    indices), from the driver's ``/proc`` files: no subprocess, ``[]`` without a driver."""
+    gpus_dir = (proc or NVIDIA_PROC) / "gpus"
+    if not gpus_dir.is_dir():
+        return []
+    models = []
+    for folder in sorted(gpus_dir.iterdir()):
+        try:
+            text = (folder / "information").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        model = next(
+            (ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Model:")),
+            folder.name,
+        )
+        models.append(model)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and all(v.strip().isdigit() for v in visible.split(",") if v.strip()):
+        indices = [int(v) for v in visible.split(",") if v.strip()]
+        models = [models[i] for i in indices if i < len(models)]
+    return models
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_record(record_env: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``_meta`` keys of this process: command, cwd, the ``record_env`` variables, GPUs."""
+    argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    meta: dict[str, Any] = {"command": argv, "cwd": os.getcwd()}
+    wanted = {name: os.environ[name] for name in record_env if name in os.environ}
+    if wanted:
+        meta["env"] = wanted
+    gpus = visible_gpus()
+    if gpus:
+        meta["gpus"] = gpus
+    return meta
+
+
+def definition_path(cls: type[Experiment]) -> pathlib.Path:
+    """The file that defines the experiment (its git repository is the run's code)."""
+    module = sys.modules.get(cls.__module__)
+    return pathlib.Path(getattr(module, "__file__", None) or os.getcwd())
+
+
+def record_run(exp: Experiment, record_env: Sequence[str] = ()) -> None:
+    """At run start: write git.diff (dirty tree) and the set's environment file, and add
+    ``_version.git``/``env`` and ``_meta.command``/``cwd``/``env`` to ``exp`` (not saved)."""
+    from ._store import environment_files
+
+    directory, root = exp._require_directory(), exp.root
+    assert root is not None  # registered
+    cache = cache_dir()
+    code = code_snapshot(definition_path(type(exp)), cache)
+    env = environment_snapshot(cache)
+    environment_files.write_environment(root, env.hash, env.text)
+    version = dict(exp.version)
+    if code is not None:
+        version["git"] = code.record()
+        if code.diff:
+            environment_files.write_diff(directory, code.diff)
+    if code is None or not code.diff:
+        environment_files.remove_diff(directory)
+    version["env"] = env.hash
+    version.update(accelerator_versions(env.packages))
+    exp.version = version
+    exp.meta = {**exp.meta, **run_record(record_env)}
+
+
+def current_state(path: pathlib.Path) -> tuple[CodeSnapshot | None, EnvSnapshot]:
+    """The code and environment a run started now from ``path`` would record."""
+    cache = cache_dir()
+    return code_snapshot(path, cache), environment_snapshot(cache)
