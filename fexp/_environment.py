@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _config
+from ._core import record_diff
 from ._environment_code import (
     CACHE_VERSION,
     CodeSnapshot,
@@ -205,3 +206,79 @@ def current_state(path: pathlib.Path) -> tuple[CodeSnapshot | None, EnvSnapshot]
     """The code and environment a run started now from ``path`` would record."""
     cache = cache_dir()
     return code_snapshot(path, cache), environment_snapshot(cache)
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def environment_of(python: str) -> EnvSnapshot | None:
+    """The installed packages of another interpreter (it runs this module's listing);
+    None when it cannot (no fexp there, or it fails)."""
+    import subprocess
+
+    code = "from fexp import _environment as e; print(e.environment_snapshot().text, end='')"
+    try:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    from ._store import environment_files
+
+    return EnvSnapshot(done.stdout, environment_files.parse_packages(done.stdout))
+
+
+def drift(record: record_diff.Record, definition: pathlib.Path | None) -> list[str]:
+    """How the code and environment a run would record now differ from ``record``'s.
+
+    The code is the repository recorded in ``_version.git`` (else ``definition``'s); the
+    environment is that of the interpreter the record ran with (``_meta.python``) when it
+    still exists, else this one.
+    """
+    from ._store import environment_files
+
+    git = environment_files.mapping(record.version.get("git"))
+    repo = pathlib.Path(str(git.get("repo"))) if git.get("repo") else definition
+    found = []
+    code = code_snapshot(repo, cache_dir()) if repo is not None and repo.exists() else None
+    if git and code is not None:
+        now = code.record()
+        changed = record_diff.code_changes(git, now)
+        patched = record_diff.patched_files(record.diff, code.diff.decode("utf-8", "replace"))
+        if changed or patched:
+            parts = [
+                f"{c.key} {record_diff.shown(c.a)} -> {record_diff.shown(c.b)}"
+                for c in changed
+                if c.key != "diff"
+            ]
+            if patched:
+                parts.append(f"changes differ in {', '.join(patched[:5])}")
+            found.append(f"the code differs from {record.name}'s: {'; '.join(parts)}")
+    elif git:
+        found.append(f"{record.name} ran from git repository {git.get('repo')}, not found here")
+    found.extend(_env_drift(record))
+    return found
+
+
+def _env_drift(record: record_diff.Record) -> list[str]:
+    recorded = record.version.get("env")
+    if not recorded:
+        return []
+    python = str(record.meta.get("python") or "")
+    same = not python or python == sys.executable or not os.path.exists(python)
+    now = environment_snapshot(cache_dir()) if same else environment_of(python)
+    where = "this interpreter" if same else python
+    if now is None:
+        return [f"could not list the packages of {python} to compare with {record.name}'s"]
+    if now.hash == recorded:
+        return []
+    if record.packages is None:
+        return [
+            f"the environment of {where} differs from {record.name}'s ({recorded} -> "
+            f"{now.hash}); its environment file is missing, so packages are not compared"
+        ]
+    changes = record_diff.package_changes(record.packages, now.packages)
+    detail = changes.summary() if changes else "same packages, another python or platform"
+    return [f"the environment of {where} differs from {record.name}'s: {detail}"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pathlib
 import re
+from typing import Any
 
 from .. import _atomic, _layout
+from .._core import record_diff
 
 _HASH = re.compile(r"[0-9a-f]{8,64}")
 
@@ -92,3 +94,32 @@ def parse_packages(text: str) -> dict[str, str]:
 def header(text: str) -> list[str]:
     """The ``# ...`` header lines of an environment file, without the ``# ``."""
     return [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
+
+
+def load_record(directory: pathlib.Path) -> tuple[dict[str, Any], record_diff.Record]:
+    """An experiment folder's params.yml data and its :class:`Record` (with its git.diff and
+    its environment's packages, read from the set that holds the folder).
+
+    Raises:
+        YamlError: params.yml cannot be read.
+    """
+    from .. import _index
+
+    data = dict(_index.read_mapping_cached(directory / _layout.PARAMS_FILE))
+    version, meta = mapping(data.get("_version")), mapping(data.get("_meta"))
+    git = mapping(version.get("git"))
+    env_text = read_environment(directory.parent, version.get("env"))
+    record = record_diff.Record(
+        name=directory.name,
+        params={k: v for k, v in data.items() if not str(k).startswith("_")},
+        version=version,
+        meta=meta,
+        diff=read_diff(directory) if git.get("diff") else None,
+        packages=parse_packages(env_text) if env_text is not None else None,
+    )
+    return data, record
+
+
+def mapping(value: object) -> dict[str, Any]:
+    """``value`` when it is a mapping (untrusted YAML), else ``{}``."""
+    return dict(value) if isinstance(value, dict) else {}
