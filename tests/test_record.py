@@ -32,7 +32,10 @@ def probe(root: Root, a: int = 1, b: float = 0.5):  # @p a number
 def git(repo: pathlib.Path, *args: str) -> str:
     done = subprocess.run(
         ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout
 
@@ -177,9 +180,19 @@ def test_show_prints_the_whole_record(
     out = ok(fexp_cli("show", "a=2", "-r", sweep)).stdout
     env = params(sweep / "a=2")["_version"]["env"]
     for expected in (
-        "a=2  (finished)", "parameters:", "  a: 2", "timeline:", "attempt 1", "versions:",
-        str(sweep / "a=2" / "git.diff"), "lib.py", str(sweep / "environments" / f"{env}.txt"),
-        "command ", "execute", "cwd ", "messages:",
+        "a=2  (finished)",
+        "parameters:",
+        "  a: 2",
+        "timeline:",
+        "attempt 1",
+        "versions:",
+        str(sweep / "a=2" / "git.diff"),
+        "lib.py",
+        str(sweep / "environments" / f"{env}.txt"),
+        "command ",
+        "execute",
+        "cwd ",
+        "messages:",
     ):
         assert expected in out, (expected, out)
     same = ok(fexp_cli("show", str(sweep / "a=2"))).stdout  # a folder works from anywhere
