@@ -15,7 +15,6 @@ and the modification times of the folders holding installed packages.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import sys
@@ -48,16 +47,22 @@ def cache_dir() -> pathlib.Path:
 # --------------------------------------------------------------------------- environment
 
 
-@dataclasses.dataclass(frozen=True)
 class EnvSnapshot:
     """The installed packages of this interpreter, as an environment file and its hash."""
 
-    text: str
-    packages: dict[str, str]
+    def __init__(self, text: str, packages: dict[str, str] | None = None) -> None:
+        self.text = text
+        self.hash = short_hash(text.encode("utf-8"))
+        self._packages = packages
 
     @property
-    def hash(self) -> str:
-        return short_hash(self.text.encode("utf-8"))
+    def packages(self) -> dict[str, str]:
+        """``{name: version}`` (parsed from the text on first use)."""
+        if self._packages is None:
+            from ._store import environment_files
+
+            self._packages = environment_files.parse_packages(self.text)
+        return self._packages
 
 
 def _normalize(name: str) -> str:
@@ -66,16 +71,45 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _distribution(dist: Any) -> tuple[str, str] | None:
-    """``(name, version)`` of one distribution, from its folder's name when it says both
-    (``numpy-1.26.4.dist-info``; reading every METADATA costs 100x more), else its METADATA."""
-    folder = getattr(dist, "_path", None)
-    if isinstance(folder, pathlib.Path) and folder.suffix in (".dist-info", ".egg-info"):
-        parts = folder.stem.split("-")
-        if len(parts) >= 2 and parts[0] and parts[1]:
-            return _normalize(parts[0]), parts[1]
+_DIST_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def _from_folder(folder: str) -> tuple[str, str] | None:
+    """``numpy-1.26.4.dist-info`` -> ``("numpy", "1.26.4")``; None when it lacks a version."""
+    parts = folder.rsplit(".", 1)[0].split("-")
+    if len(parts) >= 2 and parts[0] and parts[1]:
+        return _normalize(parts[0]), parts[1]
+    return None
+
+
+def _from_metadata(path: str) -> tuple[str, str] | None:
+    from importlib import metadata
+
+    dist = metadata.PathDistribution(pathlib.Path(path))
     name, version = dist.metadata["Name"], dist.version
     return (_normalize(name), str(version)) if name and version else None
+
+
+def installed_packages() -> dict[str, str]:
+    """``{name: version}`` of the distributions ``importlib.metadata`` finds on ``sys.path``.
+
+    The same folders it reads (``NAME-VERSION.dist-info``, ``.egg-info``), named as it names
+    them, but the version comes from the folder's name when it has one: importing
+    ``importlib.metadata`` and parsing every METADATA costs 100 times more. The working
+    directory (``''`` on ``sys.path``) is not searched.
+    """
+    packages: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry) if entry else []
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(_DIST_SUFFIXES):
+                found = _from_folder(name) or _from_metadata(os.path.join(entry, name))
+                if found is not None:
+                    packages.setdefault(*found)  # the first on sys.path is the one imported
+    return packages
 
 
 def _package_folders() -> list[str]:
@@ -89,13 +123,7 @@ def _env_identity() -> str:
 
 
 def _fresh_environment() -> EnvSnapshot:
-    from importlib import metadata
-
-    packages: dict[str, str] = {}
-    for dist in metadata.distributions():
-        found = _distribution(dist)
-        if found is not None:
-            packages.setdefault(*found)  # the first on sys.path is the one imported
+    packages = installed_packages()
     uname = os.uname()
     head = (
         f"# python {'.'.join(map(str, sys.version_info[:3]))} "
@@ -113,18 +141,21 @@ def environment_snapshot(cache: pathlib.Path | None = None) -> EnvSnapshot:
         cache_file = cache / f"env-{_env_identity()}.json"
         data = read_cache(cache_file)
         if data is not None and isinstance(data.get("text"), str):
-            from ._store import environment_files
-
-            return EnvSnapshot(data["text"], environment_files.parse_packages(data["text"]))
+            return EnvSnapshot(data["text"])
     snapshot = _fresh_environment()
     if cache_file is not None:
         write_cache(cache_file, {"version": CACHE_VERSION, "text": snapshot.text})
     return snapshot
 
 
-def accelerator_versions(packages: dict[str, str]) -> dict[str, str]:
-    """numpy and torch versions when installed, CUDA's when torch is imported already."""
-    found: dict[str, str] = {k: packages[k] for k in ("numpy", "torch") if k in packages}
+def accelerator_versions(text: str) -> dict[str, str]:
+    """numpy and torch versions when in the environment file ``text``, CUDA's when torch is
+    imported already."""
+    found: dict[str, str] = {}
+    for name in ("numpy", "torch"):
+        start = text.find(f"\n{name}==")
+        if start >= 0:
+            found[name] = text[start + len(name) + 3 : text.find("\n", start + 1)]
     torch = sys.modules.get("torch")
     cuda = getattr(getattr(torch, "version", None), "cuda", None)
     if cuda:
@@ -197,7 +228,7 @@ def record_run(exp: Experiment, record_env: Sequence[str] = ()) -> None:
     if code is None or not code.diff:
         environment_files.remove_diff(directory)
     version["env"] = env.hash
-    version.update(accelerator_versions(env.packages))
+    version.update(accelerator_versions(env.text))
     exp.version = version
     exp.meta = {**exp.meta, **run_record(record_env)}
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -123,39 +124,77 @@ def tree_stamp(
 
 
 _GIT_COMMANDS = {
-    "status": ["status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"],
-    "remotes": ["config", "--get-regexp", r"^remote\..*\.url$"],
+    "files": ["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"],
     "diff": ["diff", "HEAD", "--no-color", "--no-ext-diff", "--no-textconv", "--"],
-    "tracked": ["ls-files", "-z"],
     "ignored": ["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
 }
 
 
-def parse_status_z(text: str) -> tuple[str | None, str | None, bool, list[str]]:
-    """``git status --porcelain=v2 --branch -z`` -> (branch, commit, dirty, untracked).
+def parse_ls_files(text: str) -> tuple[list[str], list[str]]:
+    """``git ls-files -z -t --cached --others`` -> (tracked, untracked) paths.
 
     Example:
-        >>> parse_status_z("# branch.oid abc\\0# branch.head main\\0? new.py\\0")
-        ('main', 'abc', False, ['new.py'])
+        >>> parse_ls_files("H a.py\\0? new.py\\0")
+        (['a.py'], ['new.py'])
     """
-    branch = commit = None
-    dirty = False
+    tracked: list[str] = []
     untracked: list[str] = []
-    fields = iter(text.split("\0"))
-    for field in fields:
-        if field.startswith("# branch.oid "):
-            oid = field[len("# branch.oid ") :]
-            commit = None if oid == "(initial)" else oid
-        elif field.startswith("# branch.head "):
-            head = field[len("# branch.head ") :]
-            branch = None if head == "(detached)" else head
-        elif field.startswith("? "):
-            untracked.append(field[2:])
-        elif field[:2] in ("1 ", "2 ", "u "):
-            dirty = True
-            if field.startswith("2 "):
-                next(fields, None)  # a rename's original path
-    return branch, commit, dirty, untracked
+    for field in text.split("\0"):
+        if len(field) > 2:
+            (untracked if field[0] == "?" else tracked).append(field[2:])
+    return tracked, untracked
+
+
+def _read_ref(gitdir: pathlib.Path, common: pathlib.Path, ref: str, depth: int = 0) -> str | None:
+    """The commit a ref names, from its file or packed-refs (following symbolic refs)."""
+    for folder in (gitdir, common):
+        try:
+            value = (folder / ref).read_text(encoding="utf-8").strip()
+        except (OSError, ValueError):
+            continue
+        if value.startswith("ref: "):
+            return _read_ref(gitdir, common, value[5:], depth + 1) if depth < 5 else None
+        return value or None
+    try:
+        packed = (common / "packed-refs").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    for line in packed.splitlines():
+        sha, _, name = line.partition(" ")
+        if name == ref:
+            return sha
+    return None
+
+
+def head_state(gitdir: pathlib.Path, common: pathlib.Path) -> tuple[str | None, str | None]:
+    """``(branch, commit)`` from HEAD, read without git (commit None before the first one)."""
+    try:
+        head = (gitdir / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return None, None
+    if not head.startswith("ref: "):
+        return None, head or None  # detached
+    ref = head[5:]
+    branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else None
+    return branch, _read_ref(gitdir, common, ref)
+
+
+def config_remote(common: pathlib.Path) -> str | None:
+    """origin's URL (else the first remote's) from the repository's config file."""
+    try:
+        text = (common / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    urls: dict[str, str] = {}
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            match = re.fullmatch(r'\[remote\s+"(.*)"\]', line)
+            section = match.group(1) if match else None
+        elif section is not None and re.match(r"url\s*=", line):
+            urls.setdefault(section, line.split("=", 1)[1].strip())
+    return urls.get("origin") or next(iter(urls.values()), None)
 
 
 def _diff_text(top: pathlib.Path, commit: str | None, outputs: dict[str, tuple[int, str]]) -> str:
@@ -199,20 +238,24 @@ def _folders(paths: Iterable[str]) -> set[str]:
 def _fresh_code(
     dirs: tuple[pathlib.Path, pathlib.Path, pathlib.Path],
 ) -> tuple[CodeSnapshot, list[str], int] | None:
-    """Ask git (five commands at once); the snapshot, the files to stamp, the start time."""
-    top = dirs[0]
+    """Ask git (three commands at once; HEAD and the remote are read from files): the
+    snapshot, the files whose stat is the tree's identity, and when git was asked."""
+    top, gitdir, common = dirs
+    if (common / "reftable").exists():
+        return None  # refs only git can read: the run keeps the registration's git record
     started = time.time_ns()
+    branch, commit = head_state(gitdir, common)
     outputs = _meta.run_git_commands(str(top), _GIT_COMMANDS)
-    if outputs is None or outputs["status"][0] != 0:
+    if outputs is None or outputs["files"][0] != 0:
         return None
-    branch, commit, dirty, untracked_all = parse_status_z(outputs["status"][1])
+    tracked, untracked_all = parse_ls_files(outputs["files"][1])
     untracked = _untracked_sources(untracked_all)
+    dirty = bool(outputs["diff"][1]) if commit is not None else bool(tracked)
     diff = _diff_text(top, commit, outputs)
-    tracked = [p for p in outputs["tracked"][1].split("\0") if p]
     snapshot = CodeSnapshot(
         repo=str(top),
         branch=branch,
-        remote=_meta.parse_git_remotes(outputs["remotes"][1]),
+        remote=config_remote(common),
         commit=commit,
         dirty=dirty,
         untracked=untracked,

@@ -56,9 +56,16 @@ def read_environment(root: pathlib.Path, digest: object) -> str | None:
 
 
 def write_diff(directory: pathlib.Path, data: bytes) -> pathlib.Path:
-    """Write ``git.diff`` into an experiment folder (replacing an earlier attempt's)."""
+    """Write ``git.diff`` into an experiment folder (replacing an earlier attempt's, unless
+    it is the same: renaming over a file can cost milliseconds)."""
     path = directory / _layout.DIFF_FILE
-    _atomic.atomic_write(path, data, durable=False)
+    try:
+        _atomic.create_new(path, data)  # the usual case: a new run's folder, one syscall
+        return path
+    except FileExistsError:
+        pass
+    if path.stat().st_size != len(data) or path.read_bytes() != data:
+        _atomic.atomic_write(path, data, durable=False)
     return path
 
 

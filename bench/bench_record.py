@@ -1,0 +1,154 @@
+"""The start-up cost a run pays to record its code and environment (issue 17).
+
+A temporary git repository of 200 tracked files, 50 of them edited (a dirty tree) and 5
+untracked; 300 fake installed packages added to the real ones. ``record_run`` is timed:
+cold (no cache: five git processes, every package listed) and warm (the tree and the
+environment unchanged since the sweep's first run: what every further ``--fork`` child or
+script.sh run pays). The baseline is the run-start bookkeeping fexp did before (``run_meta``
+and the params.yml save), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import PYTHON, Result
+from bench.fixtures import timing
+
+TRACKED, DIRTY, UNTRACKED, FAKE_PACKAGES = 200, 50, 5, 300
+
+PROBE = """
+import fexp
+from fexp import Root
+
+
+@fexp.experiment
+def probe(root: Root, a: int = 1):  # @p a number
+    root.message({"a": a})
+"""
+
+
+def _git(repo: pathlib.Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=b@b", "-c", "user.name=b", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _repo(tmp: pathlib.Path) -> pathlib.Path:
+    repo = tmp / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "probe.py").write_text(PROBE)
+    for i in range(TRACKED - 1):
+        (repo / "pkg" / f"m{i:03d}.py").write_text(f"VALUE_{i} = {i}\n" * 40)
+    (repo / ".gitignore").write_text("runs/\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "init")
+    for i in range(DIRTY):
+        (repo / "pkg" / f"m{i:03d}.py").write_text(f"VALUE_{i} = {i + 1}  # edited\n" * 40)
+    for i in range(UNTRACKED):
+        (repo / f"new{i}.py").write_text("X = 1\n")
+    return repo
+
+
+def _fake_packages(tmp: pathlib.Path) -> pathlib.Path:
+    site = tmp / "fake" / "site-packages"
+    for i in range(FAKE_PACKAGES):
+        info = site / f"fakepkg{i:03d}-1.{i}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: fakepkg{i:03d}\nVersion: 1.{i}\n"
+        )
+    return site
+
+
+def _fresh_interpreter_ms(repo: pathlib.Path, site: pathlib.Path, repeat: int) -> float:
+    """Cold cost inside a new interpreter (imports of the snapshot code included)."""
+    code = (
+        "import sys, time; sys.path.append(sys.argv[2]); t = time.perf_counter(); "
+        "from fexp import _environment as e, _environment_code as c; "
+        "c.code_snapshot(__import__('pathlib').Path(sys.argv[1]), None); "
+        "e.environment_snapshot(None); print((time.perf_counter() - t) * 1e3)"
+    )
+    times = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [PYTHON, "-c", code, str(repo / "probe.py"), str(site)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=timing.subprocess_env(),
+        )
+        times.append(float(done.stdout))
+    return sorted(times)[len(times) // 2]
+
+
+def run(quick: bool) -> list[Result]:
+    from fexp import _environment, _meta, _registry
+
+    repeat = 5 if quick else 15
+    with timing.temp_home(), tempfile.TemporaryDirectory() as tmp_name:
+        tmp = pathlib.Path(tmp_name)
+        repo, site = _repo(tmp), _fake_packages(tmp)
+        sys.path.append(str(site))
+        try:
+            cls = _registry.resolve(f"{repo / 'probe.py'}:probe")
+            root = repo / "runs" / "s"
+            cache = _environment.cache_dir()
+            count = iter(range(10**6))
+
+            def timed(cold: bool) -> float:
+                """One run start of a new experiment of the sweep (registered untimed)."""
+                exp = cls()
+                exp.register(root, f"e{next(count)}")
+                if cold:
+                    shutil.rmtree(cache, ignore_errors=True)
+                start = time.perf_counter()
+                _environment.record_run(exp)
+                return time.perf_counter() - start
+
+            def before() -> float:  # what a run start cost before issue 17
+                exp = cls()
+                exp.register(root, f"e{next(count)}")
+                start = time.perf_counter()
+                exp.meta = _meta.run_meta(())
+                exp.save()
+                return time.perf_counter() - start
+
+            cold_s = statistics.median(timed(True) for _ in range(repeat))
+            timed(False)  # the sweep's first run fills the cache
+            warm_s = statistics.median(timed(False) for _ in range(repeat * 3))
+            before_s = statistics.median(before() for _ in range(repeat * 3))
+            packages = len(_environment.environment_snapshot().packages)
+            fresh_ms = _fresh_interpreter_ms(repo, site, max(3, repeat // 3))
+        finally:
+            sys.path.remove(str(site))
+    tree = f"{DIRTY} dirty of {TRACKED} files, {packages} packages"
+    return [
+        Result(
+            f"record at run start, cold ({tree})",
+            cold_s * 1e3,
+            "ms",
+            "value <= 20",
+            "run start before (run_meta + save)",
+            before_s * 1e3,
+        ),
+        Result(
+            f"record at run start, warm cache: --fork sweep after 1st run ({tree})",
+            warm_s * 1e3,
+            "ms",
+            "value <= 2",
+            "run start before (run_meta + save)",
+            before_s * 1e3,
+        ),
+        Result("record, cold, in a fresh interpreter incl. imports (info)", fresh_ms, "ms"),
+    ]
