@@ -72,9 +72,10 @@ def _fake_packages(tmp: pathlib.Path) -> pathlib.Path:
 
 
 def _fresh_interpreter_ms(repo: pathlib.Path, site: pathlib.Path, repeat: int) -> float:
-    """Cold cost inside a new interpreter (imports of the snapshot code included)."""
+    """Cold cost inside a new interpreter that imported fexp, as a run has (the imports of
+    the snapshot code included)."""
     code = (
-        "import sys, time; sys.path.append(sys.argv[2]); t = time.perf_counter(); "
+        "import sys, time, fexp; sys.path.append(sys.argv[2]); t = time.perf_counter(); "
         "from fexp import _environment as e, _environment_code as c; "
         "c.code_snapshot(__import__('pathlib').Path(sys.argv[1]), None); "
         "e.environment_snapshot(None); print((time.perf_counter() - t) * 1e3)"
@@ -92,8 +93,62 @@ def _fresh_interpreter_ms(repo: pathlib.Path, site: pathlib.Path, repeat: int) -
     return sorted(times)[len(times) // 2]
 
 
-def run(quick: bool) -> list[Result]:
+def _cpu() -> float:
+    import resource
+
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _git_status_s(repo: pathlib.Path) -> float:
+    """One ``git status`` subprocess: the unit a cold record pays a few of."""
+    start = time.perf_counter()
+    subprocess.run(["git", "status", "--porcelain=v2"], cwd=repo, capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def _measure(repo: pathlib.Path, repeat: int) -> dict[str, float]:
+    """Medians (s) of cold and warm record_run, of the old run start, of git status, and
+    the CPU time (this process and its git children) of a cold record."""
     from fexp import _environment, _meta, _registry
+
+    cls = _registry.resolve(f"{repo / 'probe.py'}:probe")
+    cache = _environment.cache_dir()
+    count = iter(range(10**6))
+
+    def timed(what: str) -> tuple[float, float]:
+        """One run start of a new experiment of the sweep (registered untimed)."""
+        exp = cls()
+        exp.register(repo / "runs" / "s", f"e{next(count)}")
+        if what == "cold":
+            shutil.rmtree(cache, ignore_errors=True)
+        start, cpu = time.perf_counter(), _cpu()
+        if what == "before":  # what a run start cost before issue 17
+            exp.meta = _meta.run_meta(())
+            exp.save()
+        else:
+            _environment.record_run(exp)
+        return time.perf_counter() - start, _cpu() - cpu
+
+    cold, status = [], []
+    for _ in range(repeat):  # interleaved, so the machine's load hits both alike
+        cold.append(timed("cold"))
+        status.append(_git_status_s(repo))
+    timed("warm")  # the sweep's first run fills the cache
+    return {
+        "cold": statistics.median(c[0] for c in cold),
+        "cold_cpu": statistics.median(c[1] for c in cold),
+        "status": statistics.median(status),
+        "warm": statistics.median(timed("warm")[0] for _ in range(repeat * 3)),
+        "before": statistics.median(timed("before")[0] for _ in range(repeat * 3)),
+    }
+
+
+def run(quick: bool) -> list[Result]:
+    from fexp import _environment
 
     repeat = 5 if quick else 15
     with timing.temp_home(), tempfile.TemporaryDirectory() as tmp_name:
@@ -101,54 +156,34 @@ def run(quick: bool) -> list[Result]:
         repo, site = _repo(tmp), _fake_packages(tmp)
         sys.path.append(str(site))
         try:
-            cls = _registry.resolve(f"{repo / 'probe.py'}:probe")
-            root = repo / "runs" / "s"
-            cache = _environment.cache_dir()
-            count = iter(range(10**6))
-
-            def timed(cold: bool) -> float:
-                """One run start of a new experiment of the sweep (registered untimed)."""
-                exp = cls()
-                exp.register(root, f"e{next(count)}")
-                if cold:
-                    shutil.rmtree(cache, ignore_errors=True)
-                start = time.perf_counter()
-                _environment.record_run(exp)
-                return time.perf_counter() - start
-
-            def before() -> float:  # what a run start cost before issue 17
-                exp = cls()
-                exp.register(root, f"e{next(count)}")
-                start = time.perf_counter()
-                exp.meta = _meta.run_meta(())
-                exp.save()
-                return time.perf_counter() - start
-
-            cold_s = statistics.median(timed(True) for _ in range(repeat))
-            timed(False)  # the sweep's first run fills the cache
-            warm_s = statistics.median(timed(False) for _ in range(repeat * 3))
-            before_s = statistics.median(before() for _ in range(repeat * 3))
+            ms = {k: v * 1e3 for k, v in _measure(repo, repeat).items()}
             packages = len(_environment.environment_snapshot().packages)
             fresh_ms = _fresh_interpreter_ms(repo, site, max(3, repeat // 3))
+            idle = [timing.run_once([PYTHON, "-c", "pass"]) for _ in range(5)]
         finally:
             sys.path.remove(str(site))
     tree = f"{DIRTY} dirty of {TRACKED} files, {packages} packages"
+    before = "run start before (run_meta + save)"
     return [
         Result(
             f"record at run start, cold ({tree})",
-            cold_s * 1e3,
+            ms["cold"],
             "ms",
             "value <= 20",
-            "run start before (run_meta + save)",
-            before_s * 1e3,
+            "one `git status` subprocess",
+            ms["status"],
         ),
+        Result("  of which CPU time, fexp + its git children (info)", ms["cold_cpu"], "ms"),
         Result(
             f"record at run start, warm cache: --fork sweep after 1st run ({tree})",
-            warm_s * 1e3,
+            ms["warm"],
             "ms",
             "value <= 2",
-            "run start before (run_meta + save)",
-            before_s * 1e3,
+            before,
+            ms["before"],
         ),
         Result("record, cold, in a fresh interpreter incl. imports (info)", fresh_ms, "ms"),
+        Result(
+            "python -c pass: this machine's load now (info)", statistics.median(idle) * 1e3, "ms"
+        ),
     ]
