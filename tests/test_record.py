@@ -14,6 +14,8 @@ import pytest
 
 from fexp import _yaml
 
+from .test_meta import _git as git
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 EXPERIMENT = '''
@@ -27,17 +29,6 @@ def probe(root: Root, a: int = 1, b: float = 0.5):  # @p a number
     root.message({"a": a, "b": b})
     print(f"final a={a}")
 '''
-
-
-def git(repo: pathlib.Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
