@@ -319,8 +319,8 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
         _unpack(contents, staging)
         from . import _bundle_code
 
-        _bundle_code.install(staging, root, manifest,
-                             staging / _layout.GENERATED_DIR / IMPORTED_DIR)
+        code_ref = _bundle_code.install(staging, root, manifest,
+                                        staging / _layout.GENERATED_DIR / IMPORTED_DIR)
         if root.exists():
             for child in staging.iterdir():
                 child.rename(root / child.name)
@@ -329,6 +329,8 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
             staging.rename(root)
         xs = ExperimentSet(root)
         xs.relink()
+        if code_ref is not None:
+            _bundle_code.point_at(xs, code_ref)
         names = list(xs.state()["experiments"])
         _config.add_set(xs.root)
     except BaseException:

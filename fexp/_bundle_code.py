@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import re
 import subprocess
 import tarfile
 from collections.abc import Mapping
@@ -148,6 +149,8 @@ def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
         path = pathlib.PurePosixPath(member.name)
         if path.is_absolute() or ".." in path.parts or "\\" in member.name or "\0" in member.name:
             raise _bad(f"{member.name!r} points outside the source folder; refusing to unpack it")
+        if any(part.lower() == ".git" for part in path.parts):
+            raise _bad(f"{member.name!r} is inside a .git folder; refusing to unpack it")
         if member.isfile() or member.isdir():
             kept.append(member)
             total += member.size
@@ -208,8 +211,9 @@ def install(
     staging: pathlib.Path, root: pathlib.Path, manifest: Mapping[str, Any], unpacked: pathlib.Path
 ) -> str | None:
     """Unpack the source of an imported bundle (already in ``unpacked``, the staging copy of
-    ``generated/bundle``) and return the set's new reference (``root`` is the set's final
-    folder); None when the bundle carries no code."""
+    ``generated/bundle``) and apply its diff; return the reference the set must run once it
+    sits in ``root`` (None when the bundle carries no code, or its reference is not a file
+    inside the repository). Nothing is imported: :func:`point_at` sets the reference later."""
     code_dir = unpacked / PREFIX
     archive = code_dir / "source.tar"
     if not archive.is_file():
@@ -219,30 +223,43 @@ def install(
     _extract(archive.read_bytes(), source)
     diff = code_dir / "git.diff"
     if diff.is_file() and b"\ndiff --git " in b"\n" + diff.read_bytes():  # not only a header
+        _check_diff_paths(diff.read_bytes())
         _apply(diff, source)
     entry = manifest.get("code")
     ref = entry.get("ref") if isinstance(entry, dict) else None
     if not isinstance(ref, str) or ":" not in ref:
         return None
     target, attr = ref.rsplit(":", 1)
-    final = root / source.relative_to(staging)
-    if not target.endswith(".py"):
-        return None
     relative = pathlib.PurePosixPath(target)
-    if relative.is_absolute() or ".." in relative.parts:
-        return None  # a reference outside the repository stays as it was
-    new_ref = f"{final.joinpath(*relative.parts)}:{attr}"
-    _set_reference(staging / _layout.SET_FILE, new_ref)
-    return new_ref
+    safe = not relative.is_absolute() and ".." not in relative.parts
+    if not (target.endswith(".py") and safe and all(p.isidentifier() for p in attr.split("."))):
+        return None  # the reference stays as the bundle had it
+    return f"{(root / source.relative_to(staging)).joinpath(*relative.parts)}:{attr}"
 
 
-def _set_reference(state_file: pathlib.Path, ref: str) -> None:
-    from . import _render, _yaml
+def point_at(xs: ExperimentSet, ref: str) -> None:
+    """Make the imported set run ``ref`` (experiment.yml and script.sh); imports nothing."""
+    from . import _scripts
 
-    state = _yaml.read_mapping(state_file)
-    state["ref"] = ref
-    text = "# fexp experiment set: managed by fexp, edit with care\n" + _render.yaml_block(state)
-    _atomic.atomic_write(state_file, text, durable=False)
+    with xs.locked():
+        state = xs.state()
+        state["ref"] = ref
+        xs._write_state(state)
+        _scripts.write_script(xs.root, ref, env=state.get("env") or {})
+
+
+_GIT_PATH = re.compile(r"(^|[/\\ ])\.git($|[/\\ ])", re.IGNORECASE)
+_PATH_LINES = (b"diff --git ", b"--- ", b"+++ ", b"rename to ", b"copy to ")
+
+
+def _check_diff_paths(data: bytes) -> None:
+    """Refuse a diff that would write into a ``.git`` folder (git reads its config)."""
+    for line in data.splitlines():
+        if line.startswith(_PATH_LINES) and _GIT_PATH.search(line.decode("utf-8", "replace")):
+            raise _errors.ConfigError(
+                f"{DIFF} changes a path inside .git; refusing to apply it",
+                source=f"bundle member {DIFF}",
+            )
 
 
 def imported_path(root: pathlib.Path) -> pathlib.Path:

@@ -177,3 +177,58 @@ def test_with_code_refuses_runs_of_different_code(
     out = tmp_path / "mixed.tar.gz"
     refused(fexp_cli("export", "*", "-o", out, "-r", root, "--with-code"), "2 different")
     ok(fexp_cli("export", "lr=0.3*", "-o", out, "-r", root, "--with-code"))
+
+
+SIDE_EFFECT = """
+import pathlib
+
+import fexp
+from fexp import Root
+
+pathlib.Path(__file__).with_suffix(".imported").touch()  # shows when this module runs
+
+
+@fexp.experiment
+def marked(root: Root, a: int = 1):  # @p a number
+    root.message({"a": a})
+"""
+
+
+def test_import_never_runs_the_bundled_code(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "marked.py").write_text(SIDE_EFFECT)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    root = tmp_path / "set"
+    ok(fexp_cli("init", f"{repo / 'marked.py'}:marked", "-r", root))
+    ok(fexp_cli("link", "{a: 2}", "-r", root))
+    bundle = tmp_path / "b.tar.gz"
+    ok(fexp_cli("export", "*", "-o", bundle, "-r", root, "--with-code"))
+    shutil.rmtree(repo)
+    target = tmp_path / "imported"
+    ok(fexp_cli("import", bundle, target))
+    assert not list(target.rglob("*.imported"))
+    ok(fexp_cli("run", "*", "-r", target))  # running it is what runs it
+    assert len(list(target.rglob("*.imported"))) == 1
+
+
+def test_import_refuses_git_internals_in_the_code(
+    fexp_cli: Cli, trained: tuple[pathlib.Path, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    """A .git folder (its config can name programs git runs) never comes out of a bundle."""
+    _, bundle = trained
+    config = b"[core]\n\tfsmonitor = touch /tmp/pwned\n"
+    with_git = tmp_path / "with_git.tar.gz"
+    source = _source_tar([("x.py", b"x = 1\n", None), (".git/config", config, None)])
+    _rewrite(bundle, with_git, lambda files: files.update({"code/source.tar": source}))
+    refused(fexp_cli("import", with_git, tmp_path / "a"), ".git")
+    patching = tmp_path / "patching.tar.gz"
+    patch = (
+        b"diff --git a/.git/config b/.git/config\nnew file mode 100644\n--- /dev/null\n"
+        b"+++ b/.git/config\n@@ -0,0 +1,2 @@\n+[core]\n+\tfsmonitor = touch /tmp/pwned\n"
+    )
+    _rewrite(bundle, patching, lambda files: files.update({"code/git.diff": patch}))
+    refused(fexp_cli("import", patching, tmp_path / "b"), ".git")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
