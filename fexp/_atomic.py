@@ -50,7 +50,7 @@ def _name(exc: BaseException, path: pathlib.Path) -> None:
         exc.filename = str(path)
 
 
-def create_new(path: pathlib.Path, text: str) -> os.stat_result:
+def create_new(path: pathlib.Path, text: str | bytes) -> os.stat_result:
     """Create ``path``, which must not exist, in one step (no temporary file).
 
     For files in folders created moments ago under the set's lock and not yet listed in
@@ -58,7 +58,7 @@ def create_new(path: pathlib.Path, text: str) -> os.stat_result:
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        os.write(fd, text.encode("utf-8"))
+        os.write(fd, text.encode("utf-8") if isinstance(text, str) else text)
         written = os.fstat(fd)
     except BaseException as exc:
         os.close(fd)

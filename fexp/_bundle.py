@@ -130,11 +130,13 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, *, executable: bool = Fal
     tar.addfile(info, io.BytesIO(data))
 
 
-def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportResult:
+def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path, *,
+           with_code: bool = False) -> ExportResult:
     """Pack the matching experiments of ``xs`` into the bundle ``out`` (written atomically).
 
     Experiments carry their parameters only: one that ran already is registered again in
     the bundle (its results stay here). The manifest records the statuses they had.
+    ``with_code`` adds the source, its diff and the environment (``_bundle_code``).
 
     Raises:
         ConfigError: no experiment matches, or ``out``'s folder does not exist.
@@ -165,6 +167,11 @@ def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportR
                 "fexp": _meta.fexp_version(), "created": _meta.now_iso(),
                 "source": str(xs.root), "ref": state.get("ref"), "experiments": names,
                 "statuses": statuses, "python": platform.python_version()}
+    code_files: dict[str, bytes] = {}
+    if with_code:
+        from . import _bundle_code
+
+        code_files, manifest["code"] = _bundle_code.members(xs, names, _git_folder(xs, state))
     readme = _render.render_template("bundle_README.md.j2", manifest=manifest,
                                      bundle=out.name, count=len(names),
                                      imported_dir=f"{_layout.GENERATED_DIR}/{IMPORTED_DIR}")
@@ -182,6 +189,8 @@ def export(xs: ExperimentSet, pattern: str | None, out: pathlib.Path) -> ExportR
              (_SET_HEADER + _render.yaml_block(subset)).encode("utf-8"))
         for name in names:
             _add(tar, f"{SET_PREFIX}/{name}/{_layout.PARAMS_FILE}", params[name])
+        for member, data in code_files.items():
+            _add(tar, member, data)
     _atomic.atomic_write(out, buffer.getvalue())
     reset = [n for n, s in statuses.items() if s not in _status.EDITABLE]
     return ExportResult(out, names, reset)
@@ -300,6 +309,10 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".fexp-import-", dir=root.parent))
     try:
         _unpack(contents, staging)
+        from . import _bundle_code
+
+        code_ref = _bundle_code.install(staging, root, manifest,
+                                        staging / _layout.GENERATED_DIR / IMPORTED_DIR)
         if root.exists():
             for child in staging.iterdir():
                 child.rename(root / child.name)
@@ -308,6 +321,8 @@ def import_bundle(bundle: str | os.PathLike[str], directory: str | os.PathLike[s
             staging.rename(root)
         xs = ExperimentSet(root)
         xs.relink()
+        if code_ref is not None:
+            _bundle_code.point_at(xs, code_ref)
         names = list(xs.state()["experiments"])
         _config.add_set(xs.root)
     except BaseException:

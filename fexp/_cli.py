@@ -297,4 +297,4 @@ def os_error(exc: OSError) -> _errors.FexpError:
 
 
 # The set commands live in their own module; importing it registers them on ``app``.
-from . import _cli_cluster, _cli_parity, _cli_sets, _cli_ui  # noqa: E402,F401
+from . import _cli_cluster, _cli_parity, _cli_record, _cli_sets, _cli_ui  # noqa: E402,F401

@@ -47,11 +47,15 @@ def export(
         pathlib.Path, typer.Option("--out", "-o", help="the bundle to write (.tar.gz)")
     ],
     root: Root = pathlib.Path("."),
+    with_code: Annotated[
+        bool,
+        typer.Option("--with-code", help="also pack the source (git archive + diff) and packages"),
+    ] = False,
 ) -> None:
     """Pack matching experiments, the set's scripts and the environment into one bundle."""
     from . import _bundle
 
-    result = _bundle.export(_set(root), pattern, out)
+    result = _bundle.export(_set(root), pattern, out, with_code=with_code)
     print(f"exported {len(result.names)} experiment(s) to {result.path}: "
           f"{_bundle.names_text(result.names)}")
     if result.reset:

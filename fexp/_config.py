@@ -23,6 +23,11 @@ SETTINGS: dict[str, tuple[str, Any]] = {
     "root": ("the folder `fexp NAME` registers experiments in when -r is not given", "runs"),
     "env": ("environment variables exported by every script.sh (a YAML mapping)", {}),
     "meta": ("get_meta groups saved in _meta at every run start, e.g. [gpu, cpu]", []),
+    "record_env": (
+        "environment variables saved in _meta.env at every run start (no other is), "
+        "e.g. [CUDA_VISIBLE_DEVICES]",
+        [],
+    ),
 }
 
 
@@ -129,6 +134,12 @@ def parse_setting(key: str, text: str) -> Any:
                 f"expected a YAML list of groups from {', '.join(_meta.RUN_GROUPS)}",
                 source=source,
             )
+    elif key == "record_env":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v.isidentifier() for v in value
+        ):
+            raise _errors.ConfigError("expected a YAML list of variable names", source=source)
     elif key in ("python", "root") and value is not None:
         value = str(value)
     return value

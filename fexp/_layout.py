@@ -21,6 +21,8 @@ LOCK_FILE = ".fexp.lock"
 CONFIG_FILE = "config.yml"
 GENERATED_DIR = "generated"
 LAUNCH_LOG = "launch.txt"
+ENVIRONMENTS_DIR = "environments"  # in a set: one <hash>.txt per distinct environment
+DIFF_FILE = "git.diff"  # in an experiment folder: the dirty tree at run start
 
 # The special keys of params.yml, in the order they are written (SPEC §4).
 SPECIAL_KEYS: tuple[str, ...] = (
@@ -50,7 +52,7 @@ def sidecar_name(name: str) -> str:
 
 
 # What fexp itself keeps in an experiment folder besides the run's own output.
-INTERNAL_FILES = frozenset({PARAMS_FILE, sidecar_name(PARAMS_FILE)})
+INTERNAL_FILES = frozenset({PARAMS_FILE, sidecar_name(PARAMS_FILE), DIFF_FILE})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,7 +87,7 @@ def _git_info_cached(folder: str) -> dict[str, Any] | None:
         "status": ["status", "--porcelain=v2", "--branch", "--untracked-files=no"],
         "remotes": ["config", "--get-regexp", r"^remote\..*\.url$"],
     }
-    outputs = _run_git_commands(folder, commands)
+    outputs = run_git_commands(folder, commands)
     if outputs is None or outputs["top"][0] != 0 or outputs["status"][0] != 0:
         return None
     status = parse_git_status(outputs["status"][1])
@@ -100,10 +100,14 @@ def _git_info_cached(folder: str) -> dict[str, Any] | None:
     }
 
 
-def _run_git_commands(
+def run_git_commands(
     folder: str, commands: Mapping[str, list[str]]
 ) -> dict[str, tuple[int, str]] | None:
-    """Run the git commands concurrently in ``folder``; None when git is unavailable."""
+    """Run the git commands concurrently in ``folder``; None when git is unavailable.
+
+    Returns ``{key: (exit code, stdout)}``; stdout is decoded with ``surrogateescape``, so
+    ``out.encode("utf-8", "surrogateescape")`` gives git's bytes back.
+    """
     import subprocess
 
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _atomic, _config, _errors, _experiment, _layout, _meta, _token
+from . import _atomic, _config, _environment, _errors, _experiment, _layout, _meta, _token
 from ._core import status as _status
 from ._store import owner as _owner
 from ._store import params_file as _params_file
@@ -356,8 +356,10 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
     exp.status = _status.RUNNING
     exp.started = exp.last = _meta.now_iso()
     exp.stopped = None
-    exp.meta = _meta.run_meta(_config.load().get("meta") or ())
+    config = _config.load()
+    exp.meta = _meta.run_meta(config.get("meta") or ())
     note_restarts(exp)
+    _environment.record_run(exp, config.get("record_env") or ())  # git.diff, environments/
     exp.save()
     _experiment._CURRENT.append(exp)
     try:

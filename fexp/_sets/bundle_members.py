@@ -40,6 +40,10 @@ def _known(parts: tuple[str, ...], is_dir: bool) -> bool:
         )
     if parts in ((MANIFEST,), (README,)):
         return True
+    from .._bundle_code import MEMBERS as code_members  # exactly these, from --with-code
+
+    if "/".join(parts) in code_members:
+        return True
     if len(parts) == 2:
         return (parts[0] == ENV_PREFIX and parts[1] in ENV_FILES) or (
             parts[0] == SET_PREFIX and parts[1] in SET_FILES
