@@ -268,4 +268,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The set commands live in their own module; importing it registers them on ``app``.
-from . import _cli_cluster, _cli_parity, _cli_sets  # noqa: E402,F401
+from . import _cli_cluster, _cli_parity, _cli_sets, _cli_tune  # noqa: E402,F401

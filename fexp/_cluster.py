@@ -36,7 +36,7 @@ HOLD_ARGS = ("--hold", "-H")
 BULK_SYNC = 32  # more params.yml than this in one update: one os.sync() instead of fsyncs
 # What SLURM calls the end of a job, for rows whose status fexp recorded itself.
 ENDED_STATE = {"finished": "COMPLETED", "error": "FAILED", "stopped": "CANCELLED",
-               "timeout": "TIMEOUT", "preempted": "PREEMPTED"}
+               "timeout": "TIMEOUT", "preempted": "PREEMPTED", "pruned": "COMPLETED"}
 
 
 # --------------------------------------------------------------------------- options

@@ -106,6 +106,10 @@ class LockTimeout(FexpError):
     """A set's lock could not be taken in time because another process holds it."""
 
 
+class TuneError(FexpError):
+    """A ``fexp tune`` study that cannot run as asked (objective, sampler, pruner, extra)."""
+
+
 class ParamErrors(ParamError):
     """Several parameter errors found in one request, reported together."""
 

@@ -31,13 +31,14 @@ Status = Literal[
     "timeout",
     "preempted",
     "requeued",
+    "pruned",
 ]
 STATUSES: tuple[str, ...] = typing.get_args(Status)
 ExistOk = Literal["suffix", "error", "resume"]
 
 SPECIAL_KEYS = _layout.SPECIAL_KEYS
 # Further bookkeeping keys fexp adds after the SPEC's special keys.
-EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env")
+EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env", "_tune")
 
 _CURRENT: list[Experiment] = []
 
@@ -455,6 +456,27 @@ class Experiment:
         if self._log is None:
             self._log = _messages.MessageLog(self.paths.messages)
         self._log.append(_messages.encode(scalars, keep, leader, step))
+
+    def should_prune(self) -> bool:
+        """Whether ``fexp tune``'s pruner says to stop this trial now (False outside a study).
+
+        Reports the objective's values messaged so far (``message({...}, step=epoch)``) as the
+        trial's intermediate values first. Once True, return from the experiment: it ends with
+        status ``pruned`` and the step is recorded as ``_tune.pruned_at`` in params.yml.
+        """
+        tune = self.extra.get("_tune")
+        if not isinstance(tune, dict) or self.directory is None:
+            return False
+        if tune.get("pruned_at") is not None:
+            return True
+        from ._store import study
+
+        step = study.should_prune(self.directory, tune)
+        if step is None:
+            return False
+        self.extra["_tune"] = {**tune, "pruned_at": step}
+        self.save()
+        return True
 
     def note(self, text: str, remove: bool = False) -> None:
         """Attach a note to the experiment (or remove it)."""

@@ -112,3 +112,10 @@ class SetPaths:
 
     def experiment(self, name: str) -> ExperimentPaths:
         return ExperimentPaths(self.root / name)
+
+# ``fexp tune``: the study lives in the set, in this folder.
+TUNE_DIR = "tune"
+TUNE_FILE = "tune.yml"
+JOURNAL_FILE = "journal.log"
+WORKERS_DIR = "workers"
+SUBMISSIONS_DIR = "submissions"

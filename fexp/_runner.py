@@ -260,7 +260,8 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
                 _atomic.atomic_write(directory / "error.txt", text)
                 _finish(exp, "error", f"{type(exc).__name__}: {exc}")
                 raise
-            _finish(exp, "finished")
+            pruned = (exp.extra.get("_tune") or {}).get("pruned_at") is not None
+            _finish(exp, "pruned" if pruned else "finished")
             return result
     finally:
         _experiment._CURRENT.remove(exp)

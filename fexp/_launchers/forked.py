@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .. import _errors, _layout
@@ -45,11 +45,15 @@ def _child(cls: type[Experiment], params: str) -> int:
         sys.stderr.flush()
 
 
-def _spawn(cls: type[Experiment], params: str) -> int:
+def spawn(cls: type[Experiment], params: str, before: Callable[[], None] | None = None) -> int:
+    """Run the experiment of ``params`` in a forked child (``before()`` first, in the child);
+    return the child's pid for ``os.wait``."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child leaves through os._exit
+        if before is not None:
+            before()
         os._exit(_child(cls, params))
     return pid
 
@@ -78,7 +82,7 @@ def run_forked(
         while pending and len(running) < jobs and not stop:
             name = pending.pop(0)
             attempts[name] += 1
-            running[_spawn(cls, str(xs.root / name / _layout.PARAMS_FILE))] = name
+            running[spawn(cls, str(xs.root / name / _layout.PARAMS_FILE))] = name
         pid, wait_status = os.wait()
         name = running.pop(pid)
         code = os.waitstatus_to_exitcode(wait_status)

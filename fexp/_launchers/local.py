@@ -82,6 +82,11 @@ def _status(xs: ExperimentSet, name: str) -> tuple[str, dict[str, Any]]:
     return str(data.get("_status", "registered")), data
 
 
+def status_of(xs: ExperimentSet, name: str) -> str:
+    """The experiment's recorded status (``corrupt`` when its params.yml cannot be read)."""
+    return _status(xs, name)[0]
+
+
 def settle(xs: ExperimentSet, name: str, returncode: int, stopped: bool = False) -> str:
     """Record the outcome of a blocking launch for scripts that did not record one."""
     with xs.locked():
