@@ -22,7 +22,10 @@ SAMPLERS = ("tpe", "cmaes", "random", "grid", "nsga2", "qmc")
 PRUNERS = ("asha", "hyperband", "median", "none")
 Direction = Literal["minimize", "maximize"]
 _DIRECTIONS: dict[str, Direction] = {
-    "min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize",
+    "min": "minimize",
+    "minimize": "minimize",
+    "max": "maximize",
+    "maximize": "maximize",
 }
 
 
@@ -56,8 +59,13 @@ class StudyConfig:
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for ``tune.yml``."""
-        return {"space": self.space, "objectives": [o.render() for o in self.objectives],
-                "sampler": self.sampler, "pruner": self.pruner, "seed": self.seed}
+        return {
+            "space": self.space,
+            "objectives": [o.render() for o in self.objectives],
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], *, source: str) -> StudyConfig:
@@ -65,8 +73,13 @@ class StudyConfig:
         try:
             objectives = tuple(parse_objective(str(o)) for o in data["objectives"])
             seed = data.get("seed")
-            config = cls(str(data["space"]), objectives, str(data["sampler"]),
-                         str(data["pruner"]), None if seed is None else int(seed))
+            config = cls(
+                str(data["space"]),
+                objectives,
+                str(data["sampler"]),
+                str(data["pruner"]),
+                None if seed is None else int(seed),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise _errors.YamlError(f"not a study configuration ({exc})", source=source) from None
         check(config, source=source)
@@ -88,7 +101,9 @@ def parse_objective(text: str) -> Objective:
     if not key.strip() or direction is None:
         raise _errors.TuneError(
             f"{text!r} is not KEY:min or KEY:max (the message key the experiment reports, "
-            "e.g. val_loss:min)", source="option --objective")
+            "e.g. val_loss:min)",
+            source="option --objective",
+        )
     return Objective(key.strip(), direction)
 
 
@@ -99,20 +114,27 @@ def check(config: StudyConfig, *, source: str = "options") -> None:
         TuneError: naming every problem.
     """
     problems = []
-    for what, value, known in (("--sampler", config.sampler, SAMPLERS),
-                               ("--pruner", config.pruner, PRUNERS)):
+    for what, value, known in (
+        ("--sampler", config.sampler, SAMPLERS),
+        ("--pruner", config.pruner, PRUNERS),
+    ):
         if value not in known:
             hint = _errors.did_you_mean(value, known)
-            problems.append(f"{what} {value!r} is unknown" + (f" (did you mean {hint!r}?)"
-                            if hint else "") + f"; one of {', '.join(known)}")
+            problems.append(
+                f"{what} {value!r} is unknown"
+                + (f" (did you mean {hint!r}?)" if hint else "")
+                + f"; one of {', '.join(known)}"
+            )
     if not config.objectives:
         problems.append("give at least one --objective KEY:min|max")
     keys = [o.key for o in config.objectives]
     if len(set(keys)) != len(keys):
         problems.append(f"an objective key is given twice ({', '.join(keys)})")
     if len(config.objectives) > 1 and config.pruner != "none":
-        problems.append(f"--pruner {config.pruner} needs a single objective (Optuna prunes on "
-                        "one intermediate value); use --pruner none with several objectives")
+        problems.append(
+            f"--pruner {config.pruner} needs a single objective (Optuna prunes on "
+            "one intermediate value); use --pruner none with several objectives"
+        )
     if problems:
         raise _errors.TuneError("; ".join(problems) + ".", source=source)
 
@@ -128,8 +150,7 @@ def make_sampler(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if config.sampler == "tpe":
-            return samplers.TPESampler(seed=seed, constant_liar=True,
-                                       multivariate=True, group=True)
+            return samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, group=True)
         if config.sampler == "cmaes":
             return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if config.sampler == "random":

@@ -46,26 +46,30 @@ class TuneRequest:
 
 def _check_trials(trials: int) -> None:
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 0:
-        raise _errors.TuneError(f"--trials must be a count >= 0, got {trials!r}",
-                                source="option --trials")
+        raise _errors.TuneError(
+            f"--trials must be a count >= 0, got {trials!r}", source="option --trials"
+        )
 
 
 def _new_config(request: TuneRequest) -> study_config.StudyConfig:
     if request.space is None or not request.objectives:
-        missing = " and ".join(w for w, v in (("a SPACE", request.space), ("--objective",
-                               request.objectives)) if not v)
+        missing = " and ".join(
+            w for w, v in (("a SPACE", request.space), ("--objective", request.objectives)) if not v
+        )
         raise _errors.TuneError(
             f"this set has no study yet: give {missing} to start one, e.g. fexp tune train -r "
-            "DIR \"{lr: loguniform(1e-5, 1e-1)}\" --objective val_loss:min --trials 50",
-            source="fexp tune")
+            'DIR "{lr: loguniform(1e-5, 1e-1)}" --objective val_loss:min --trials 50',
+            source="fexp tune",
+        )
     objectives = tuple(study_config.parse_objective(o) for o in request.objectives)
     pruner = request.pruner or ("median" if len(objectives) == 1 else "none")
     sampler = request.sampler or ("nsga2" if len(objectives) > 1 else "tpe")
     return study_config.StudyConfig(request.space, objectives, sampler, pruner, request.seed)
 
 
-def _continued_config(stored: study_config.StudyConfig, request: TuneRequest
-                      ) -> study_config.StudyConfig:
+def _continued_config(
+    stored: study_config.StudyConfig, request: TuneRequest
+) -> study_config.StudyConfig:
     """The stored study with the sampler/pruner/seed given now; the space and the objectives
     of a study cannot change."""
     problems = []
@@ -79,10 +83,14 @@ def _continued_config(stored: study_config.StudyConfig, request: TuneRequest
         raise _errors.TuneError(
             "this set's study cannot change: " + "; ".join(problems) + ". Continue it with "
             "`fexp tune -r DIR --trials N`, or start another study in a new -r DIR.",
-            source="fexp tune")
+            source="fexp tune",
+        )
     return dataclasses.replace(
-        stored, sampler=request.sampler or stored.sampler, pruner=request.pruner or stored.pruner,
-        seed=stored.seed if request.seed is None else request.seed)
+        stored,
+        sampler=request.sampler or stored.sampler,
+        pruner=request.pruner or stored.pruner,
+        seed=stored.seed if request.seed is None else request.seed,
+    )
 
 
 def _specs(xs: ExperimentSet | None, experiment: Any) -> tuple[dict[str, Any], str | None]:
@@ -104,8 +112,11 @@ def prepare(root: str | os.PathLike[str], request: TuneRequest) -> tune_worker.C
     xs = _expset.ExperimentSet(root)
     found = study_store.read_config(xs.root) if xs.exists() else None
     if found is None and not xs.exists() and request.experiment is None:
-        raise _errors.TuneError("no experiment set here; give the experiment to tune (fexp tune "
-                                "NAME -r DIR SPACE --objective KEY:min)", source=str(xs.root))
+        raise _errors.TuneError(
+            "no experiment set here; give the experiment to tune (fexp tune "
+            "NAME -r DIR SPACE --objective KEY:min)",
+            source=str(xs.root),
+        )
     config = _new_config(request) if found is None else _continued_config(found[0], request)
     study_config.check(config)
     specs, kind = _specs(xs, request.experiment)
@@ -122,8 +133,9 @@ def prepare(root: str | os.PathLike[str], request: TuneRequest) -> tune_worker.C
     return tune_worker.Context(xs, config, space, budget)
 
 
-def run(ctx: tune_worker.Context, *, jobs: int = 1, fork: bool = False
-        ) -> tune_worker.WorkerSummary:
+def run(
+    ctx: tune_worker.Context, *, jobs: int = 1, fork: bool = False
+) -> tune_worker.WorkerSummary:
     """Run ``jobs`` trials at a time on this machine until the study's budget is spent."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise _errors.TuneError(f"--jobs must be at least 1, got {jobs!r}", source="option --jobs")
@@ -143,15 +155,17 @@ def pareto_names(root: pathlib.Path, rows: Sequence[dict[str, Any]]) -> list[dic
     """
     found = study_store.read_config(root)
     if found is None:
-        raise _errors.TuneError("--pareto needs a set made by fexp tune (it has no study)",
-                                source=str(root))
+        raise _errors.TuneError(
+            "--pareto needs a set made by fexp tune (it has no study)", source=str(root)
+        )
     config = found[0]
     candidates, points = [], []
     for row in rows:
         messages = row.get("messages") or {}
         values = [messages.get(o.key) for o in config.objectives]
         if row.get("status") == "finished" and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
             candidates.append(row)
             points.append([float(v) for v in values])  # type: ignore[arg-type]
     return [candidates[i] for i in study_config.pareto_front(points, config.directions)]
@@ -165,7 +179,8 @@ def render_study(ctx: tune_worker.Context) -> str:
     trials = the_study.get_trials(deepcopy=False)
     states = collections.Counter(t.state.name.lower() for t in trials)
     text = f"study: {len(trials)}/{ctx.budget} trial(s) " + ", ".join(
-        f"{n} {s}" for s, n in sorted(states.items()))
+        f"{n} {s}" for s, n in sorted(states.items())
+    )
     if not states.get("complete"):
         return text
     if len(ctx.config.objectives) > 1:
@@ -173,4 +188,28 @@ def render_study(ctx: tune_worker.Context) -> str:
         return text + f"; Pareto front: {', '.join(front)}"
     best = the_study.best_trial
     key = ctx.config.objectives[0].key
-    return text + f"; best: {tune_worker.trial_name(best.number)} {key}={best.value:g} {best.params}"
+    return (
+        text + f"; best: {tune_worker.trial_name(best.number)} {key}={best.value:g} {best.params}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    """What ``ExperimentSet.tune`` did.
+
+    Attributes:
+        summary: the trials this call ran, by state.
+        study: the Optuna study (``best_trial``, ``best_trials``, ``trials_dataframe()``...).
+    """
+
+    summary: tune_worker.WorkerSummary
+    study: Any
+
+
+def tune_set(
+    root: str | os.PathLike[str], request: TuneRequest, *, jobs: int = 1, fork: bool = False
+) -> TuneResult:
+    """``prepare`` then ``run``: the whole of ``ExperimentSet.tune``."""
+    ctx = prepare(root, request)
+    summary = run(ctx, jobs=jobs, fork=fork)
+    return TuneResult(summary, study_store.study(ctx.root, ctx.config))

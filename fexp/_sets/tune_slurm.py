@@ -30,17 +30,19 @@ def render_worker_script(set_root: pathlib.Path, python: str, jobs: int) -> str:
     )
 
 
-def plan(ctx: tune_worker.Context, options: slurm.SlurmOptions, workers: int
-         ) -> slurm.SubmitPlan:
+def plan(ctx: tune_worker.Context, options: slurm.SlurmOptions, workers: int) -> slurm.SubmitPlan:
     """Plan one array of ``workers`` tasks (nothing written yet)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise _errors.TuneError(f"--workers must be at least 1, got {workers!r}",
-                                source="option --workers")
+        raise _errors.TuneError(
+            f"--workers must be at least 1, got {workers!r}", source="option --workers"
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = ctx.root / _layout.TUNE_DIR / _layout.SUBMISSIONS_DIR / stamp
     script = ctx.root / _layout.TUNE_DIR / WORKER_SCRIPT
-    jobs = [base.Job(f"worker{i}", ctx.root / _layout.TUNE_DIR, script, ctx.root)
-            for i in range(workers)]
+    jobs = [
+        base.Job(f"worker{i}", ctx.root / _layout.TUNE_DIR, script, ctx.root)
+        for i in range(workers)
+    ]
     if options.job_name is None:
         import dataclasses
 

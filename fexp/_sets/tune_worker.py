@@ -122,18 +122,20 @@ def claim(ctx: Context, study: optuna.Study) -> Claim | None:
             owner = (info or {}).get("worker")
             if info is not None and owner and study_store.worker_alive(ctx.root, str(owner)):
                 continue
-            return Claim(trial.number, _register(ctx, trial.number, trial.params),
-                         resumed=info is not None)
+            return Claim(
+                trial.number, _register(ctx, trial.number, trial.params), resumed=info is not None
+            )
         count = len(study.get_trials(deepcopy=False))
-        limit = ctx.budget
+        found = study_store.read_config(ctx.root)  # ``fexp tune --trials N`` may have added
+        limit = ctx.budget = found[1] if found else ctx.budget
         if ctx.config.sampler == "grid":
             limit = min(limit, search_space.grid_size(ctx.space))
         if count >= limit:
             return None
         seed = None if ctx.config.seed is None else ctx.config.seed + count
         study.sampler = study_config.make_sampler(ctx.config, ctx.space, seed)
-        trial = study.ask(search_space.distributions(ctx.space))
-        return Claim(trial.number, _register(ctx, trial.number, trial.params))
+        asked = study.ask(search_space.distributions(ctx.space))
+        return Claim(asked.number, _register(ctx, asked.number, asked.params))
 
 
 # --------------------------------------------------------------------------- telling
@@ -207,14 +209,20 @@ def launch(ctx: Context, name: str, fork: bool) -> int:
 
         cls = ctx.xs.experiment_class()
         if cls is None:
-            raise _errors.TuneError("--fork runs Python experiments; this set runs a script",
-                                    source="option --fork")
+            raise _errors.TuneError(
+                "--fork runs Python experiments; this set runs a script", source="option --fork"
+            )
         return forked.spawn(cls, params, before=_die_with_parent)
     env = {**os.environ, **(ctx.xs.state().get("env") or {})}
     with open(ctx.root / name / _layout.LAUNCH_LOG, "ab") as log:
-        proc = subprocess.Popen([str(ctx.xs.paths.script), params], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            [str(ctx.xs.paths.script), params],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
     proc.returncode = 0  # reaped by ``os.wait`` in the loop, never by Popen
     return proc.pid
 
@@ -241,8 +249,9 @@ def _forwarding(children: dict[int, Claim], stop: threading.Event) -> Iterator[N
             signal.signal(sig, old)
 
 
-def run_worker(ctx: Context, *, jobs: int, fork: bool = False,
-               stop: threading.Event | None = None) -> WorkerSummary:
+def run_worker(
+    ctx: Context, *, jobs: int, fork: bool = False, stop: threading.Event | None = None
+) -> WorkerSummary:
     """Run trials in ``jobs`` slots until the budget is spent (see the module docstring)."""
     summary = WorkerSummary()
     stop = stop or threading.Event()
@@ -257,8 +266,15 @@ def run_worker(ctx: Context, *, jobs: int, fork: bool = False,
     return summary
 
 
-def _loop(ctx: Context, study: optuna.Study, jobs: int, fork: bool, children: dict[int, Claim],
-          stop: threading.Event, summary: WorkerSummary) -> None:
+def _loop(
+    ctx: Context,
+    study: optuna.Study,
+    jobs: int,
+    fork: bool,
+    children: dict[int, Claim],
+    stop: threading.Event,
+    summary: WorkerSummary,
+) -> None:
     while True:
         while len(children) < jobs and not stop.is_set():
             claimed = claim(ctx, study)
@@ -275,8 +291,9 @@ def _loop(ctx: Context, study: optuna.Study, jobs: int, fork: bool, children: di
         _after_run(ctx, study, claimed, os.waitstatus_to_exitcode(wait_status), summary)
 
 
-def _settle_without_run(ctx: Context, study: optuna.Study, claimed: Claim,
-                        summary: WorkerSummary) -> bool:
+def _settle_without_run(
+    ctx: Context, study: optuna.Study, claimed: Claim, summary: WorkerSummary
+) -> bool:
     """A resumed trial whose run had ended before its worker died is only told."""
     if not claimed.resumed:
         return False
@@ -287,8 +304,9 @@ def _settle_without_run(ctx: Context, study: optuna.Study, claimed: Claim,
     return state is not None
 
 
-def _after_run(ctx: Context, study: optuna.Study, claimed: Claim, code: int,
-               summary: WorkerSummary) -> None:
+def _after_run(
+    ctx: Context, study: optuna.Study, claimed: Claim, code: int, summary: WorkerSummary
+) -> None:
     status = local.settle(ctx.xs, claimed.name, code, stopped=code < 0 or code > 128)
     state = tell(ctx, study, claimed.number, claimed.name, status)
     if state is None:
@@ -297,8 +315,9 @@ def _after_run(ctx: Context, study: optuna.Study, claimed: Claim, code: int,
         summary.states[state] += 1
 
 
-def _reap_all(ctx: Context, study: optuna.Study, children: dict[int, Claim],
-              summary: WorkerSummary) -> None:
+def _reap_all(
+    ctx: Context, study: optuna.Study, children: dict[int, Claim], summary: WorkerSummary
+) -> None:
     """After an error: stop the running trials and record how they ended."""
     for pid in list(children):
         with contextlib.suppress(ProcessLookupError):

@@ -42,7 +42,9 @@ def require_optuna() -> None:
     except ImportError:
         raise _errors.TuneError(
             "fexp tune needs Optuna, which is not installed; install the extra with "
-            "`pip install 'fexp[tune]'` (or `pip install optuna`)", source="fexp tune") from None
+            "`pip install 'fexp[tune]'` (or `pip install optuna`)",
+            source="fexp tune",
+        ) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -125,8 +127,12 @@ def study(set_root: pathlib.Path, config: study_config.StudyConfig) -> optuna.St
     if key not in _STUDIES:
         with locked(set_root):
             _STUDIES[key] = optuna.create_study(
-                storage=storage(set_root), study_name=STUDY_NAME, load_if_exists=True,
-                directions=config.directions, pruner=study_config.make_pruner(config))
+                storage=storage(set_root),
+                study_name=STUDY_NAME,
+                load_if_exists=True,
+                directions=config.directions,
+                pruner=study_config.make_pruner(config),
+            )
     return _STUDIES[key]
 
 
@@ -184,8 +190,9 @@ def should_prune(directory: pathlib.Path, tune: Mapping[str, Any]) -> int | None
     if config.pruner == "none" or len(config.objectives) != 1:
         return None
     require_optuna()
-    points = _messages.history(_messages.read(directory / _layout.MESSAGES_FILE),
-                               config.objectives[0].key)
+    points = _messages.history(
+        _messages.read(directory / _layout.MESSAGES_FILE), config.objectives[0].key
+    )
     if not points:
         return None
     store = storage(set_root)
@@ -193,8 +200,11 @@ def should_prune(directory: pathlib.Path, tune: Mapping[str, Any]) -> int | None
     study_id = store.get_study_id_from_name(STUDY_NAME)
     trial_id = store.get_trial_id_from_study_id_trial_number(study_id, int(tune["trial"]))
     reported = store.get_trial(trial_id).intermediate_values
-    new = {int(x): float(v) for x, _, v in points if int(x) not in reported
-           and isinstance(v, (int, float))}
+    new = {
+        int(x): float(v)
+        for x, _, v in points
+        if int(x) not in reported and isinstance(v, (int, float))
+    }
     if new:
         with locked(set_root):
             for step, value in new.items():
