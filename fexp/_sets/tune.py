@@ -147,7 +147,7 @@ def join(root: str | os.PathLike[str]) -> tune_worker.Context:
     return prepare(root, TuneRequest())
 
 
-def pareto_names(root: pathlib.Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def pareto_rows(root: pathlib.Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows (trials that completed) on the Pareto front of the set's study objectives.
 
     Raises:
