@@ -189,13 +189,13 @@ def test_a_study_continues_after_sigkill_of_every_worker(
             "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.3, trace: " + f"'{log}'" + "}",
             "--objective", "loss:min", "--trials", "10", "--jobs", "3", "--pruner", "none"]
     workers = [subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE) for _ in range(1)]
+                                stderr=subprocess.DEVNULL)]
     joiner_argv = [shutil.which("fexp"), "tune", "-r", str(root), "--worker", "--jobs", "2"]
     deadline = time.monotonic() + 120
     while not (root / "tune" / "tune.yml").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     workers.append(subprocess.Popen(joiner_argv, start_new_session=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     while sum(log_lines(log, "done").values()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     while len(log_lines(log, "start")) < 6 and time.monotonic() < deadline:
@@ -326,6 +326,27 @@ def test_experiment_set_tune_from_python(objs: pathlib.Path, tmp_path: pathlib.P
     assert dict(result.summary.states) == {"complete": 4}
     assert result.study.best_trial.params["lr"] == params(
         xs.root, f"trial={result.study.best_trial.number:04d}")["lr"]
+
+
+@pytest.mark.slurm
+def test_eight_slurm_workers_finish_a_64_trial_study_with_pruning(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    root = tmp_path / "study"
+    result = fexp_cli("tune", f"{objs}:curve", "-r", root, "{lr: uniform(0.01, 1), epochs: 4}",
+                      "--objective", "loss:min", "--trials", 64, "--sampler", "random",
+                      "--seed", 0, "--pruner", "median", "--slurm", "--workers", 8, "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "with 8 tune worker(s)" in result.stdout
+    study = load_study(root)
+    assert [t.number for t in study.get_trials()] == list(range(64))
+    counted = states(study)
+    assert counted["COMPLETE"] + counted["PRUNED"] == 64 and counted["PRUNED"] > 0, counted
+    scripts = list((root / "tune" / "submissions").glob("*/*.sbatch"))
+    assert len(scripts) == 1 and "#SBATCH --job-name=fexp-tune" in scripts[0].read_text()
+    for n in range(64):
+        data = params(root, f"trial={n:04d}")
+        assert data["_status"] in ("finished", "pruned") and data["_tune"]["trial"] == n
 
 
 # --------------------------------------------------------------------------- user errors
