@@ -269,14 +269,17 @@ class ExperimentSet:
         data["_root"], data["_name"] = str(self.root), directory.name
         self._write_params(directory, data)
 
-    def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
+    def _write_params(
+        self, directory: pathlib.Path, data: Mapping[str, Any], *, durable: bool = True
+    ) -> None:
         from . import _render
 
         special = {k: v for k, v in data.items() if str(k).startswith("_")}
         params = {k: v for k, v in data.items() if not str(k).startswith("_")}
         helps = {n: s.help for n, s in self._specs_or_empty().items()}
         path = directory / _layout.PARAMS_FILE
-        written = _atomic.atomic_write(path, _render.render_params(special, params, helps))
+        text = _render.render_params(special, params, helps)
+        written = _atomic.atomic_write(path, text, durable=durable)
         _index.remember(path, dict(data), written)
 
     def _specs_or_empty(self) -> dict[str, _params.ParamSpec]:
@@ -426,9 +429,12 @@ class ExperimentSet:
         """
         from ._sets import tune
 
-        return tune.tune_set(self.root, tune.TuneRequest(
-            experiment, space, tuple(objectives), trials, sampler, pruner, seed), jobs=jobs,
-            fork=fork)
+        return tune.tune_set(
+            self.root,
+            tune.TuneRequest(experiment, space, tuple(objectives), trials, sampler, pruner, seed),
+            jobs=jobs,
+            fork=fork,
+        )
 
     def stop(self) -> None:
         """Stop what this object launched: nothing more starts, running experiments get

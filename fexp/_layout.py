@@ -113,6 +113,7 @@ class SetPaths:
     def experiment(self, name: str) -> ExperimentPaths:
         return ExperimentPaths(self.root / name)
 
+
 # ``fexp tune``: the study lives in the set, in this folder.
 TUNE_DIR = "tune"
 TUNE_FILE = "tune.yml"

@@ -149,6 +149,7 @@ def test_readme_tune(tmp_path: pathlib.Path) -> None:
     assert "study: 10/10 trial(s)" in result.stdout
     names = sorted(p.name for p in (tmp_path / "tuned").glob("trial=*"))
     assert names == [f"trial={n:04d}" for n in range(10)]
-    states = {_yaml.read_mapping(tmp_path / "tuned" / n / "params.yml")["_tune"]["state"]
-              for n in names}
+    states = {
+        _yaml.read_mapping(tmp_path / "tuned" / n / "params.yml")["_tune"]["state"] for n in names
+    }
     assert states <= {"complete", "pruned"} and "complete" in states

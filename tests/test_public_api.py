@@ -26,7 +26,9 @@ IMPORT_HEAVY = [
     "docstring_parser", "torch", "optuna",
 ]
 # What `fexp --help` must not load: Typer and rich are its business, the rest is not.
-HELP_HEAVY = ["numpy", "jinja2", "ruamel", "tensorboardX", "pandas", "matplotlib", "torch", "optuna"]
+HELP_HEAVY = [
+    "numpy", "jinja2", "ruamel", "tensorboardX", "pandas", "matplotlib", "torch", "optuna",
+]
 
 LAZY_NAMES = [
     "find", "ExperimentSet", "flatten", "get_meta", "autodoc", "dic_to_yaml", "dic_from_yml",

@@ -122,7 +122,10 @@ def test_space_translates_the_random_search_grammar() -> None:
 
 
 def test_space_refuses_a_distribution_of_the_wrong_type() -> None:
-    specs = {"layers": _params.ParamSpec("layers", int, 1), "act": _params.ParamSpec("act", str, "a")}
+    specs = {
+        "layers": _params.ParamSpec("layers", int, 1),
+        "act": _params.ParamSpec("act", str, "a"),
+    }
     with pytest.raises(_errors.SweepError) as caught:
         search_space.parse_space("{layers: uniform(1, 4), act: loguniform(1, 2)}", specs)
     assert "parameter 'layers' is int" in caught.value.detail
@@ -154,11 +157,27 @@ def test_pareto_front_keeps_ties_and_respects_directions() -> None:
 # --------------------------------------------------------------------------- studies
 
 
-def test_a_study_runs_every_trial_as_an_experiment_folder(fexp_cli: Cli, objs: pathlib.Path,
-                                                          tmp_path: pathlib.Path) -> None:
+def test_a_study_runs_every_trial_as_an_experiment_folder(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root, SPACE, "--objective", "loss:min",
-                      "--trials", 6, "--jobs", 2, "--seed", 0, "--pruner", "none")
+    result = fexp_cli(
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        root,
+        SPACE,
+        "--objective",
+        "loss:min",
+        "--trials",
+        6,
+        "--jobs",
+        2,
+        "--seed",
+        0,
+        "--pruner",
+        "none",
+    )
     assert result.returncode == 0, result.stderr
     study = load_study(root)
     assert states(study) == {"COMPLETE": 6}
@@ -185,17 +204,39 @@ def test_a_study_continues_after_sigkill_of_every_worker(
     numbers. ``process-group`` kills the trials too (a lost node); ``worker-only`` kills the
     worker alone, whose trials then get SIGTERM from the kernel (they record ``stopped``)."""
     root, log = tmp_path / "study", tmp_path / "runs.log"
-    argv = [shutil.which("fexp"), "tune", f"{objs}:curve", "-r", str(root),
-            "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.3, trace: " + f"'{log}'" + "}",
-            "--objective", "loss:min", "--trials", "10", "--jobs", "3", "--pruner", "none"]
-    workers = [subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)]
+    argv = [
+        shutil.which("fexp"),
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        str(root),
+        "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.3, trace: " + f"'{log}'" + "}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        "10",
+        "--jobs",
+        "3",
+        "--pruner",
+        "none",
+    ]
+    workers = [
+        subprocess.Popen(
+            argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    ]
     joiner_argv = [shutil.which("fexp"), "tune", "-r", str(root), "--worker", "--jobs", "2"]
     deadline = time.monotonic() + 120
     while not (root / "tune" / "tune.yml").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    workers.append(subprocess.Popen(joiner_argv, start_new_session=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    workers.append(
+        subprocess.Popen(
+            joiner_argv,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
     while sum(log_lines(log, "done").values()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     while len(log_lines(log, "start")) < 6 and time.monotonic() < deadline:
@@ -210,8 +251,12 @@ def test_a_study_continues_after_sigkill_of_every_worker(
     assert interrupted, "the kill came too late to interrupt a trial"
     time.sleep(0.5)  # let orphaned trials (worker-only) record their status
 
-    again = subprocess.run([shutil.which("fexp"), "tune", "-r", str(root), "--jobs", "3"],
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [shutil.which("fexp"), "tune", "-r", str(root), "--jobs", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert "resumed after an interruption" in again.stdout
 
@@ -220,7 +265,7 @@ def test_a_study_continues_after_sigkill_of_every_worker(
     assert states(study) == {"COMPLETE": 10}
     names = sorted(p.name for p in root.iterdir() if (p / "params.yml").exists())
     assert names == [f"trial={n:04d}" for n in range(10)]
-    assert log_lines(log, "done") == {name: 1 for name in names}
+    assert log_lines(log, "done") == dict.fromkeys(names, 1)
     for name in interrupted:
         assert params(root, name)["_status"] == "finished"
         assert log_lines(log, "start")[name] == 2  # resumed in its own folder
@@ -230,17 +275,35 @@ def test_concurrent_workers_never_evaluate_the_same_trial_twice(
     objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root, log = tmp_path / "study", tmp_path / "runs.log"
-    first = [shutil.which("fexp"), "tune", f"{objs}:curve", "-r", str(root),
-             "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.2, epochs: 2, trace: "
-             + f"'{log}'" + "}", "--objective", "loss:min", "--trials", "16", "--jobs", "2",
-             "--pruner", "none", "--sampler", "random"]
+    first = [
+        shutil.which("fexp"),
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        str(root),
+        "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.2, epochs: 2, trace: "
+        + f"'{log}'"
+        + "}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        "16",
+        "--jobs",
+        "2",
+        "--pruner",
+        "none",
+        "--sampler",
+        "random",
+    ]
     procs = [subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     deadline = time.monotonic() + 120
     while not (root / "tune" / "tune.yml").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     join = [shutil.which("fexp"), "tune", "-r", str(root), "--worker", "--jobs", "2"]
-    procs += [subprocess.Popen(join, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for _ in range(2)]
+    procs += [
+        subprocess.Popen(join, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -252,13 +315,27 @@ def test_concurrent_workers_never_evaluate_the_same_trial_twice(
     assert len(owners) >= 2, "the joining workers took no trial"
 
 
-def test_pruned_trials_stop_early_and_are_recorded(fexp_cli: Cli, objs: pathlib.Path,
-                                                   tmp_path: pathlib.Path) -> None:
+def test_pruned_trials_stop_early_and_are_recorded(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     root, log = tmp_path / "study", tmp_path / "runs.log"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root,
-                      "{lr: uniform(0.01, 1), epochs: 8, trace: " + f"'{log}'" + "}",
-                      "--objective", "loss:min", "--trials", 14, "--seed", 1, "--sampler",
-                      "random", "--pruner", "median")
+    result = fexp_cli(
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        root,
+        "{lr: uniform(0.01, 1), epochs: 8, trace: " + f"'{log}'" + "}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        14,
+        "--seed",
+        1,
+        "--sampler",
+        "random",
+        "--pruner",
+        "median",
+    )
     assert result.returncode == 0, result.stderr
     study = load_study(root)
     pruned = [t for t in study.get_trials() if t.state.name == "PRUNED"]
@@ -276,12 +353,27 @@ def test_pruned_trials_stop_early_and_are_recorded(fexp_cli: Cli, objs: pathlib.
     assert sorted(r["name"] for r in listed) == sorted(f"trial={t.number:04d}" for t in pruned)
 
 
-def test_the_pareto_front_equals_optunas_best_trials(fexp_cli: Cli, objs: pathlib.Path,
-                                                     tmp_path: pathlib.Path) -> None:
+def test_the_pareto_front_equals_optunas_best_trials(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root, "{lr: uniform(0.01, 1), width: "
-                      "int(1, 4), epochs: 1}", "--objective", "loss:min", "--objective",
-                      "acc:max", "--trials", 14, "--jobs", 2, "--seed", 3)
+    result = fexp_cli(
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        root,
+        "{lr: uniform(0.01, 1), width: int(1, 4), epochs: 1}",
+        "--objective",
+        "loss:min",
+        "--objective",
+        "acc:max",
+        "--trials",
+        14,
+        "--jobs",
+        2,
+        "--seed",
+        3,
+    )
     assert result.returncode == 0, result.stderr
     assert "Pareto front: trial=" in result.stdout
     listed = json.loads(fexp_cli("list", "-r", root, "--pareto", "--json").stdout)
@@ -292,8 +384,9 @@ def test_the_pareto_front_equals_optunas_best_trials(fexp_cli: Cli, objs: pathli
 
 def test_monitor_pruner_hook_stops_the_loops(tmp_path: pathlib.Path, fexp_cli: Cli) -> None:
     path = tmp_path / "mon.py"
-    path.write_text(textwrap.dedent(
-        '''
+    path.write_text(
+        textwrap.dedent(
+            """
         import fexp
         from fexp.monitor import Monitor, Pruner
 
@@ -303,10 +396,25 @@ def test_monitor_pruner_hook_stops_the_loops(tmp_path: pathlib.Path, fexp_cli: C
             for epoch in m(range(epochs)):
                 for batch in m(range(2)):
                     loss = abs(lr - 0.3) + 1.0 / (epoch + 1)
-        '''))
+        """
+        )
+    )
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{path}:fit", "-r", root, "{lr: uniform(0, 1)}", "--objective",
-                      "loss:min", "--trials", 12, "--seed", 2, "--sampler", "random")
+    result = fexp_cli(
+        "tune",
+        f"{path}:fit",
+        "-r",
+        root,
+        "{lr: uniform(0, 1)}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        12,
+        "--seed",
+        2,
+        "--sampler",
+        "random",
+    )
     assert result.returncode == 0, result.stderr
     pruned = [t for t in load_study(root).get_trials() if t.state.name == "PRUNED"]
     assert pruned
@@ -321,11 +429,20 @@ def test_experiment_set_tune_from_python(objs: pathlib.Path, tmp_path: pathlib.P
     import fexp
 
     xs = fexp.ExperimentSet(tmp_path / "py")
-    result = xs.tune("{lr: uniform(0.01, 1), epochs: 2}", objectives=["loss:min"], trials=4,
-                     jobs=2, experiment=f"{objs}:curve", pruner="none", seed=0)
+    result = xs.tune(
+        "{lr: uniform(0.01, 1), epochs: 2}",
+        objectives=["loss:min"],
+        trials=4,
+        jobs=2,
+        experiment=f"{objs}:curve",
+        pruner="none",
+        seed=0,
+    )
     assert dict(result.summary.states) == {"complete": 4}
-    assert result.study.best_trial.params["lr"] == params(
-        xs.root, f"trial={result.study.best_trial.number:04d}")["lr"]
+    assert (
+        result.study.best_trial.params["lr"]
+        == params(xs.root, f"trial={result.study.best_trial.number:04d}")["lr"]
+    )
 
 
 @pytest.mark.slurm
@@ -333,9 +450,27 @@ def test_eight_slurm_workers_finish_a_64_trial_study_with_pruning(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root, "{lr: uniform(0.01, 1), epochs: 4}",
-                      "--objective", "loss:min", "--trials", 64, "--sampler", "random",
-                      "--seed", 0, "--pruner", "median", "--slurm", "--workers", 8, "--wait")
+    result = fexp_cli(
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        root,
+        "{lr: uniform(0.01, 1), epochs: 4}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        64,
+        "--sampler",
+        "random",
+        "--seed",
+        0,
+        "--pruner",
+        "median",
+        "--slurm",
+        "--workers",
+        8,
+        "--wait",
+    )
     assert result.returncode == 0, result.stderr
     assert "with 8 tune worker(s)" in result.stdout
     study = load_study(root)
@@ -363,8 +498,17 @@ def test_an_objective_never_messaged_is_named_after_the_first_trial(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:silent", "-r", root, "{lr: uniform(0, 1)}",
-                      "--objective", "val_loss:min", "--trials", 5)
+    result = fexp_cli(
+        "tune",
+        f"{objs}:silent",
+        "-r",
+        root,
+        "{lr: uniform(0, 1)}",
+        "--objective",
+        "val_loss:min",
+        "--trials",
+        5,
+    )
     assert_user_error(result, "'val_loss'", "'accuracy', 'loss'", "trial=0000")
     assert states(load_study(root)) == {"FAIL": 1}
 
@@ -376,33 +520,48 @@ def test_an_objective_never_messaged_is_named_after_the_first_trial(
         (["{lrr: uniform(0, 1)}"], ["'lrr'", "did you mean 'lr'"]),
         (["{lr: uniform(0, 1)}", "--sampler", "grid"], ["--sampler grid", "'lr'"]),
         (["{lr: 0.1 | 0.2}", "--sampler", "tpee"], ["'tpee'", "did you mean 'tpe'"]),
-        (["{lr: 0.1 | 0.2}", "--objective", "acc:max", "--pruner", "asha"],
-         ["--pruner asha needs a single objective"]),
+        (
+            ["{lr: 0.1 | 0.2}", "--objective", "acc:max", "--pruner", "asha"],
+            ["--pruner asha needs a single objective"],
+        ),
     ],
 )
 def test_bad_requests_exit_2_and_write_nothing(
-    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path, argv: list[str],
-    needles: list[str]
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path, argv: list[str], needles: list[str]
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root, *argv, "--objective", "loss:min",
-                      "--trials", 2)
+    result = fexp_cli(
+        "tune", f"{objs}:curve", "-r", root, *argv, "--objective", "loss:min", "--trials", 2
+    )
     assert_user_error(result, *needles)
     assert not root.exists()
 
 
-def test_a_study_space_cannot_change(fexp_cli: Cli, objs: pathlib.Path,
-                                     tmp_path: pathlib.Path) -> None:
+def test_a_study_space_cannot_change(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     root = tmp_path / "study"
-    assert fexp_cli("tune", f"{objs}:curve", "-r", root, "{lr: uniform(0, 1), epochs: 1}",
-                    "--objective", "loss:min", "--trials", 1).returncode == 0
+    assert (
+        fexp_cli(
+            "tune",
+            f"{objs}:curve",
+            "-r",
+            root,
+            "{lr: uniform(0, 1), epochs: 1}",
+            "--objective",
+            "loss:min",
+            "--trials",
+            1,
+        ).returncode
+        == 0
+    )
     result = fexp_cli("tune", "-r", root, "{lr: uniform(0, 2)}", "--trials", 1)
     assert_user_error(result, "cannot change", "uniform(0, 2)")
 
 
-def test_missing_optuna_names_the_extra(fexp_cli: Cli, objs: pathlib.Path,
-                                        tmp_path: pathlib.Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_optuna_names_the_extra(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Optuna is installed here, so a package on PYTHONPATH shadows it with one that fails
     to import, as a missing Optuna does."""
     shadow = tmp_path / "shadow" / "optuna"
@@ -410,7 +569,16 @@ def test_missing_optuna_names_the_extra(fexp_cli: Cli, objs: pathlib.Path,
     (shadow / "__init__.py").write_text("raise ImportError('No module named optuna')\n")
     monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
     root = tmp_path / "study"
-    result = fexp_cli("tune", f"{objs}:curve", "-r", root, "{lr: uniform(0, 1)}",
-                      "--objective", "loss:min", "--trials", 1)
+    result = fexp_cli(
+        "tune",
+        f"{objs}:curve",
+        "-r",
+        root,
+        "{lr: uniform(0, 1)}",
+        "--objective",
+        "loss:min",
+        "--trials",
+        1,
+    )
     assert_user_error(result, "fexp[tune]")
     assert not root.exists()

@@ -48,6 +48,8 @@ def _child(cls: type[Experiment], params: str) -> int:
 def spawn(cls: type[Experiment], params: str, before: Callable[[], None] | None = None) -> int:
     """Run the experiment of ``params`` in a forked child (``before()`` first, in the child);
     return the child's pid for ``os.wait``."""
+    from .. import _cli_params, _runner  # noqa: F401 - imported once here, not in each child
+
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()

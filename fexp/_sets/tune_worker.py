@@ -98,7 +98,9 @@ def _write_tune(ctx: Context, name: str, **changes: Any) -> None:
     with ctx.xs.locked():
         data = _index.read_mapping_cached(ctx.root / name / _layout.PARAMS_FILE)
         data["_tune"] = {**(data.get("_tune") or {}), **changes}
-        ctx.xs._write_params(ctx.root / name, data)
+        # Not fsynced: the journal is the durable record; after a crash a stale or missing
+        # ``worker`` only makes the trial look orphaned, and it is then resumed.
+        ctx.xs._write_params(ctx.root / name, data, durable=False)
 
 
 def _register(ctx: Context, number: int, params: dict[str, Any]) -> str:

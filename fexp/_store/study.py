@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import _atomic, _errors, _layout, _messages, _yaml
+from .. import _atomic, _errors, _index, _layout, _messages
 from .._core import study_config
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def read_config(set_root: pathlib.Path) -> tuple[study_config.StudyConfig, int] 
     path = tune_dir(set_root) / _layout.TUNE_FILE
     if not path.exists():
         return None
-    data = _yaml.read_mapping(path)
+    data = _index.read_mapping_cached(path)
     budget = data.get("trials")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
         raise _errors.YamlError(f"'trials' must be a count, got {budget!r}", source=str(path))
@@ -70,8 +70,10 @@ def write_config(set_root: pathlib.Path, config: study_config.StudyConfig, budge
     folder = tune_dir(set_root)
     folder.mkdir(exist_ok=True)
     text = "# fexp tune: the study of this set (trials = the budget of trials)\n"
-    text += _render.yaml_block({**config.to_data(), "trials": budget})
-    _atomic.atomic_write(folder / _layout.TUNE_FILE, text)
+    data = {**config.to_data(), "trials": budget}
+    text += _render.yaml_block(data)
+    path = folder / _layout.TUNE_FILE
+    _index.remember(path, data, _atomic.atomic_write(path, text))
 
 
 # --------------------------------------------------------------------------- journal
