@@ -89,6 +89,11 @@ def log_lines(path: pathlib.Path, word: str) -> collections.Counter[str]:
     return collections.Counter(line.split()[1] for line in lines if line.split()[0] == word)
 
 
+def start(fexp_cli: Cli, ref: str, root: pathlib.Path, *args: object) -> Any:
+    """``fexp tune REF -r ROOT ARGS...`` through the installed command."""
+    return fexp_cli("tune", ref, "-r", root, *args)
+
+
 def states(study: Any) -> collections.Counter[str]:
     return collections.Counter(t.state.name for t in study.get_trials())
 
@@ -161,22 +166,12 @@ def test_a_study_runs_every_trial_as_an_experiment_folder(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:curve",
-        "-r",
         root,
         SPACE,
-        "--objective",
-        "loss:min",
-        "--trials",
-        6,
-        "--jobs",
-        2,
-        "--seed",
-        0,
-        "--pruner",
-        "none",
+        *"--objective loss:min --trials 6 --jobs 2 --seed 0 --pruner none".split(),
     )
     assert result.returncode == 0, result.stderr
     study = load_study(root)
@@ -211,14 +206,7 @@ def test_a_study_continues_after_sigkill_of_every_worker(
         "-r",
         str(root),
         "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.3, trace: " + f"'{log}'" + "}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        "10",
-        "--jobs",
-        "3",
-        "--pruner",
-        "none",
+        *"--objective loss:min --trials 10 --jobs 3 --pruner none".split(),
     ]
     workers = [
         subprocess.Popen(
@@ -284,16 +272,7 @@ def test_concurrent_workers_never_evaluate_the_same_trial_twice(
         "{lr: uniform(0.01, 1), width: int(1, 4), sleep: 0.2, epochs: 2, trace: "
         + f"'{log}'"
         + "}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        "16",
-        "--jobs",
-        "2",
-        "--pruner",
-        "none",
-        "--sampler",
-        "random",
+        *"--objective loss:min --trials 16 --jobs 2 --pruner none --sampler random".split(),
     ]
     procs = [subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     deadline = time.monotonic() + 120
@@ -319,22 +298,12 @@ def test_pruned_trials_stop_early_and_are_recorded(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root, log = tmp_path / "study", tmp_path / "runs.log"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:curve",
-        "-r",
         root,
         "{lr: uniform(0.01, 1), epochs: 8, trace: " + f"'{log}'" + "}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        14,
-        "--seed",
-        1,
-        "--sampler",
-        "random",
-        "--pruner",
-        "median",
+        *"--objective loss:min --trials 14 --seed 1 --sampler random --pruner median".split(),
     )
     assert result.returncode == 0, result.stderr
     study = load_study(root)
@@ -357,22 +326,12 @@ def test_the_pareto_front_equals_optunas_best_trials(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:curve",
-        "-r",
         root,
         "{lr: uniform(0.01, 1), width: int(1, 4), epochs: 1}",
-        "--objective",
-        "loss:min",
-        "--objective",
-        "acc:max",
-        "--trials",
-        14,
-        "--jobs",
-        2,
-        "--seed",
-        3,
+        *"--objective loss:min --objective acc:max --trials 14 --jobs 2 --seed 3".split(),
     )
     assert result.returncode == 0, result.stderr
     assert "Pareto front: trial=" in result.stdout
@@ -406,14 +365,7 @@ def test_monitor_pruner_hook_stops_the_loops(tmp_path: pathlib.Path, fexp_cli: C
         "-r",
         root,
         "{lr: uniform(0, 1)}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        12,
-        "--seed",
-        2,
-        "--sampler",
-        "random",
+        *"--objective loss:min --trials 12 --seed 2 --sampler random".split(),
     )
     assert result.returncode == 0, result.stderr
     pruned = [t for t in load_study(root).get_trials() if t.state.name == "PRUNED"]
@@ -450,26 +402,13 @@ def test_eight_slurm_workers_finish_a_64_trial_study_with_pruning(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:curve",
-        "-r",
         root,
         "{lr: uniform(0.01, 1), epochs: 4}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        64,
-        "--sampler",
-        "random",
-        "--seed",
-        0,
-        "--pruner",
-        "median",
-        "--slurm",
-        "--workers",
-        8,
-        "--wait",
+        *"--objective loss:min --trials 64 --sampler random --seed 0 --pruner median".split(),
+        *"--slurm --workers 8 --wait".split(),
     )
     assert result.returncode == 0, result.stderr
     assert "with 8 tune worker(s)" in result.stdout
@@ -498,16 +437,12 @@ def test_an_objective_never_messaged_is_named_after_the_first_trial(
     fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     root = tmp_path / "study"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:silent",
-        "-r",
         root,
         "{lr: uniform(0, 1)}",
-        "--objective",
-        "val_loss:min",
-        "--trials",
-        5,
+        *"--objective val_loss:min --trials 5".split(),
     )
     assert_user_error(result, "'val_loss'", "'accuracy', 'loss'", "trial=0000")
     assert states(load_study(root)) == {"FAIL": 1}
@@ -542,16 +477,12 @@ def test_a_study_space_cannot_change(
 ) -> None:
     root = tmp_path / "study"
     assert (
-        fexp_cli(
-            "tune",
+        start(
+            fexp_cli,
             f"{objs}:curve",
-            "-r",
             root,
             "{lr: uniform(0, 1), epochs: 1}",
-            "--objective",
-            "loss:min",
-            "--trials",
-            1,
+            *"--objective loss:min --trials 1".split(),
         ).returncode
         == 0
     )
@@ -569,16 +500,12 @@ def test_missing_optuna_names_the_extra(
     (shadow / "__init__.py").write_text("raise ImportError('No module named optuna')\n")
     monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
     root = tmp_path / "study"
-    result = fexp_cli(
-        "tune",
+    result = start(
+        fexp_cli,
         f"{objs}:curve",
-        "-r",
         root,
         "{lr: uniform(0, 1)}",
-        "--objective",
-        "loss:min",
-        "--trials",
-        1,
+        *"--objective loss:min --trials 1".split(),
     )
     assert_user_error(result, "fexp[tune]")
     assert not root.exists()

@@ -135,7 +135,9 @@ def study(set_root: pathlib.Path, config: study_config.StudyConfig) -> optuna.St
                 directions=config.directions,
                 pruner=study_config.make_pruner(config),
             )
-    return _STUDIES[key]
+    cached = _STUDIES[key]
+    cached.pruner = study_config.make_pruner(config)  # ``fexp tune --pruner`` may change it
+    return cached
 
 
 # --------------------------------------------------------------------------- workers
