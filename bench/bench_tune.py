@@ -87,7 +87,7 @@ def _search(
     dists = search_space.distributions(space)  # type: ignore[arg-type]
     best, curve = math.inf, []
     for number in range(n):
-        study.sampler = study_config.make_sampler(config, space, seed + number)  # type: ignore[arg-type]
+        study.sampler = study_config.make_sampler(config, space, number)  # type: ignore[arg-type]
         trial = study.ask(dists)
         value = fn(trial.params)  # type: ignore[operator]
         study.tell(trial, value)

@@ -7,6 +7,7 @@ and pruners from them; Optuna is imported only inside the builders. Never touche
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,7 +49,7 @@ class StudyConfig:
         space: the search space text (``{lr: loguniform(1e-5, 1e-1)}``).
         objectives: what to optimise, in order (several: a multi-objective study).
         sampler: one of ``SAMPLERS``. pruner: one of ``PRUNERS`` (``none`` when several
-            objectives). seed: the sampler's seed (trial n draws with ``seed + n``).
+            objectives). seed: the sampler's seed (trial n draws with ``trial_seed(seed, n)``).
     """
 
     space: str
@@ -139,11 +140,24 @@ def check(config: StudyConfig, *, source: str = "options") -> None:
         raise _errors.TuneError("; ".join(problems) + ".", source=source)
 
 
-def make_sampler(
-    config: StudyConfig, space: search_space.SearchSpace, seed: int | None
-) -> BaseSampler:
-    """A fresh sampler; ``seed`` is the study's seed plus the number of the trial it draws,
-    so concurrent workers draw different points and a seeded study is reproducible."""
+def trial_seed(seed: int | None, number: int) -> int | None:
+    """The seed trial ``number`` of a study seeded ``seed`` draws with: a hash of both, so
+    studies seeded 0 and 1 share no draws (``seed + number`` would shift one into the other).
+
+    Example:
+        >>> trial_seed(0, 1) == trial_seed(1, 0)
+        False
+    """
+    if seed is None:
+        return None
+    digest = hashlib.blake2b(f"{seed}:{number}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def make_sampler(config: StudyConfig, space: search_space.SearchSpace, number: int) -> BaseSampler:
+    """A fresh sampler for trial ``number``, seeded with ``trial_seed``: concurrent workers
+    draw different points and a seeded study is reproducible."""
+    seed = trial_seed(config.seed, number)
     import optuna
 
     samplers = optuna.samplers

@@ -134,8 +134,7 @@ def claim(ctx: Context, study: optuna.Study) -> Claim | None:
             limit = min(limit, search_space.grid_size(ctx.space))
         if count >= limit:
             return None
-        seed = None if ctx.config.seed is None else ctx.config.seed + count
-        study.sampler = study_config.make_sampler(ctx.config, ctx.space, seed)
+        study.sampler = study_config.make_sampler(ctx.config, ctx.space, count)
         asked = study.ask(search_space.distributions(ctx.space))
         return Claim(asked.number, _register(ctx, asked.number, asked.params))
 
