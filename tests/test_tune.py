@@ -8,6 +8,7 @@ pruning, multi-objective fronts, and each user error (exit 2, one paragraph, not
 from __future__ import annotations
 
 import collections
+import importlib.util
 import json
 import os
 import pathlib
@@ -46,11 +47,13 @@ OBJECTIVES = textwrap.dedent(
     def curve(root: fexp.Root, lr: float = 0.1, width: int = 1, act: str = "relu",
               epochs: int = 4, sleep: float = 0.0, trace: str = ""):
         """A learning curve whose level depends on lr, width and act."""
-        _log(trace, f"start {root.name} {os.getpid()}")
+        first = root.restore_checkpoint({"epoch": 0})["epoch"]
+        _log(trace, f"start {root.name} {first}")
         level = (lr - 0.3) ** 2 + 0.1 * abs(width - 2) + (0.05 if act == "tanh" else 0.0)
-        for epoch in range(epochs):
+        for epoch in range(first, epochs):
             time.sleep(sleep)
             root.message({"loss": level + 1.0 / (epoch + 1), "acc": 1.0 - lr}, step=epoch)
+            root.save_checkpoint({"epoch": epoch + 1}, step=epoch)
             if root.should_prune():
                 _log(trace, f"pruned {root.name} {epoch}")
                 return
@@ -189,6 +192,58 @@ def test_a_study_runs_every_trial_as_an_experiment_folder(
     assert states(load_study(root)) == {"COMPLETE": 8}
     rows = json.loads(fexp_cli("list", "-r", root, "--json").stdout)
     assert sorted(r["name"] for r in rows) == [f"trial={n:04d}" for n in range(8)]
+
+
+def test_grid_sampler_runs_each_point_once_and_stops_at_the_grid_size(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    root = tmp_path / "study"
+    result = start(
+        fexp_cli,
+        f"{objs}:curve",
+        root,
+        "{lr: 0.1 | 0.2, width: int(1, 2), epochs: 1}",
+        *"--objective loss:min --trials 10 --sampler grid --jobs 2 --fork".split(),
+    )
+    assert result.returncode == 0, result.stderr
+    trials = load_study(root).get_trials()
+    assert sorted((t.params["lr"], t.params["width"]) for t in trials) == [
+        (0.1, 1),
+        (0.1, 2),
+        (0.2, 1),
+        (0.2, 2),
+    ]
+    assert "study: 4/10 trial(s) 4 complete" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "--sampler tpe --pruner hyperband",
+        "--sampler cmaes --pruner asha",
+        "--sampler qmc --pruner median",
+        "--sampler nsga2 --pruner none",
+        "--sampler random --pruner asha",
+    ],
+)
+def test_every_sampler_and_pruner_runs_a_study(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path, options: str
+) -> None:
+    root = tmp_path / "study"
+    result = start(
+        fexp_cli,
+        f"{objs}:curve",
+        root,
+        "{lr: uniform(0.01, 1), width: int(1, 4), epochs: 3}",
+        *f"--objective loss:min --trials 6 --jobs 2 --fork --seed 0 {options}".split(),
+    )
+    if "cmaes" in options and importlib.util.find_spec("cmaes") is None:
+        assert_user_error(result, "--sampler cmaes needs the 'cmaes' package", "fexp[tune]")
+        assert not root.exists()
+        return
+    assert result.returncode == 0, result.stderr
+    counted = states(load_study(root))
+    assert counted["COMPLETE"] + counted["PRUNED"] == 6, counted
 
 
 @pytest.mark.parametrize("kill", ["process-group", "worker-only"])
@@ -421,6 +476,41 @@ def test_eight_slurm_workers_finish_a_64_trial_study_with_pruning(
     for n in range(64):
         data = params(root, f"trial={n:04d}")
         assert data["_status"] in ("finished", "pruned") and data["_tune"]["trial"] == n
+
+
+@pytest.mark.slurm
+def test_a_requeued_slurm_worker_resumes_its_trial_from_the_checkpoint(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Preemption as SLURM does it (``scontrol requeue``): the worker and its trial get
+    SIGTERM, the task restarts, and the trial resumes as the same trial from its checkpoint."""
+    root, log = tmp_path / "study", tmp_path / "runs.log"
+    result = start(
+        fexp_cli,
+        f"{objs}:curve",
+        root,
+        "{lr: uniform(0.01, 1), epochs: 6, sleep: 1.0, trace: " + f"'{log}'" + "}",
+        *"--objective loss:min --trials 2 --pruner none --slurm --workers 1".split(),
+    )
+    assert result.returncode == 0, result.stderr
+    job = result.stdout.split("SLURM array ")[1].split()[0]
+    messages = root / "trial=0000" / "messages.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not messages.exists() or len(messages.read_text().splitlines()) < 2
+    ):
+        time.sleep(0.2)
+    subprocess.run(["scontrol", "requeue", f"{job}_0"], check=True, capture_output=True)
+    while time.monotonic() < deadline and states(load_study(root)).get("COMPLETE", 0) < 2:
+        time.sleep(0.5)
+    study = load_study(root)
+    assert [t.number for t in study.get_trials()] == [0, 1]
+    assert states(study) == {"COMPLETE": 2}
+    starts = [line.split() for line in log.read_text().splitlines() if line.startswith("start")]
+    resumed_at = [int(epoch) for _, name, epoch in starts if name == "trial=0000"]
+    assert resumed_at[0] == 0 and len(resumed_at) == 2 and resumed_at[1] >= 2, starts
+    data = params(root, "trial=0000")
+    assert data["_status"] == "finished" and len(data["_attempts"]) == 2
 
 
 # --------------------------------------------------------------------------- user errors

@@ -140,6 +140,28 @@ def check(config: StudyConfig, *, source: str = "options") -> None:
         raise _errors.TuneError("; ".join(problems) + ".", source=source)
 
 
+# Samplers that need a package Optuna does not install itself.
+_SAMPLER_NEEDS = {"cmaes": "cmaes", "qmc": "scipy"}
+
+
+def check_installed(config: StudyConfig) -> None:
+    """Refuse a sampler whose package is missing, naming it (before anything is written).
+
+    Raises:
+        TuneError: e.g. ``--sampler cmaes`` without the ``cmaes`` package.
+    """
+    import importlib.util
+
+    package = _SAMPLER_NEEDS.get(config.sampler)
+    if package and importlib.util.find_spec(package) is None:
+        raise _errors.TuneError(
+            f"--sampler {config.sampler} needs the {package!r} package, which is not installed; "
+            f"`pip install 'fexp[tune]'` installs it (or `pip install {package}`), or choose "
+            "another sampler",
+            source="option --sampler",
+        )
+
+
 def trial_seed(seed: int | None, number: int) -> int | None:
     """The seed trial ``number`` of a study seeded ``seed`` draws with: a hash of both, so
     studies seeded 0 and 1 share no draws (``seed + number`` would shift one into the other).

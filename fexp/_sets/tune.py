@@ -119,6 +119,7 @@ def prepare(root: str | os.PathLike[str], request: TuneRequest) -> tune_worker.C
         )
     config = _new_config(request) if found is None else _continued_config(found[0], request)
     study_config.check(config)
+    study_config.check_installed(config)
     specs, kind = _specs(xs, request.experiment)
     space = search_space.parse_space(config.space, specs, experiment=kind)
     if config.sampler == "grid":

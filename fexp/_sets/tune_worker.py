@@ -157,6 +157,7 @@ def tell(ctx: Context, study: optuna.Study, number: int, name: str, status: str)
     Raises:
         TuneError: the first trial to finish did not message an objective key.
     """
+    import optuna
     from optuna.trial import TrialState
 
     state = _TOLD.get(status)
@@ -168,6 +169,9 @@ def tell(ctx: Context, study: optuna.Study, number: int, name: str, status: str)
         state = "fail"
     with study_store.locked(ctx.root):
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        # Samplers are made per ask; one left from the last ask must not act on this tell
+        # (GridSampler's after_trial calls study.stop(), which only study.optimize allows).
+        study.sampler = optuna.samplers.RandomSampler()
         if state == "complete":
             study.tell(number, values)
         else:
