@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
-from ._core import status as _status
 from ._core import limits as _limits
+from ._core import status as _status
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet

@@ -261,7 +261,6 @@ def tensorboard(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``fexp`` console script and ``python -m fexp``."""
-    from ._store import params_file
 
     try:
         app(args=argv, prog_name="fexp")
@@ -297,4 +296,4 @@ def os_error(exc: OSError) -> _errors.FexpError:
 
 
 # The set commands live in their own module; importing it registers them on ``app``.
-from . import _cli_cluster, _cli_parity, _cli_record, _cli_sets, _cli_ui  # noqa: E402,F401
+from . import _cli_cluster, _cli_parity, _cli_record, _cli_sets, _cli_tune, _cli_ui  # noqa: E402,F401

@@ -331,6 +331,9 @@ def list_(
     ] = None,
     spark: Annotated[str | None, typer.Option(help="a sparkline column of message KEY")] = None,
     types: Annotated[str | None, typer.Option("--types", help="regex over module:function")] = None,
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="only the Pareto front of the set's fexp tune study")
+    ] = False,
 ) -> None:
     """List experiments: name, status, created, the parameters that vary, and messages."""
     from . import _find, _listing
@@ -350,6 +353,10 @@ def list_(
             sort=sort,
             limit=limit,
         )
+        if pareto:
+            from ._sets import tune
+
+            rows = tune.pareto_rows(root, rows)
         if any(r.get("slurm") for r in rows):
             from . import _cluster
 

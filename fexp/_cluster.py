@@ -41,7 +41,7 @@ WATCHED = (*ACTIVE, "preempted", "timeout")
 # The job's node died under it: nothing recorded how the run ended.
 LOST_STATES = ("NODE_FAIL", "BOOT_FAIL")
 ENDED_STATE = {"finished": "COMPLETED", "error": "FAILED", "stopped": "CANCELLED",
-               "timeout": "TIMEOUT", "preempted": "PREEMPTED"}
+               "timeout": "TIMEOUT", "preempted": "PREEMPTED", "pruned": "COMPLETED"}
 
 
 # --------------------------------------------------------------------------- options

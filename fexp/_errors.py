@@ -108,6 +108,8 @@ class LockTimeout(FexpError):
 
 class StorageError(FexpError):
     """A file could not be written: the disk is full or the folder is read-only."""
+class TuneError(FexpError):
+    """A ``fexp tune`` study that cannot run as asked (objective, sampler, pruner, extra)."""
 
 
 class ParamErrors(ParamError):

@@ -30,7 +30,7 @@ ExistOk = Literal["suffix", "error", "resume"]
 
 SPECIAL_KEYS = _layout.SPECIAL_KEYS
 # Further bookkeeping keys fexp adds after the SPEC's special keys.
-EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env", "_owner")
+EXTRA_KEYS: tuple[str, ...] = ("_attempts", "_requeues", "_slurm", "_env", "_owner", "_tune")
 REFRESH_SECONDS = 1.0  # params.yml's _messages is at most this stale while messages arrive
 _PENDING: weakref.WeakSet[Experiment] = weakref.WeakSet()
 
@@ -530,6 +530,27 @@ class Experiment:
         self._log.append(_messages.encode(scalars, keep, leader, step))
         if self._refresh is None:
             self._refresh_later()
+
+    def should_prune(self) -> bool:
+        """Whether ``fexp tune``'s pruner says to stop this trial now (False outside a study).
+
+        Reports the objective's values messaged so far (``message({...}, step=epoch)``) as the
+        trial's intermediate values first. Once True, return from the experiment: it ends with
+        status ``pruned`` and the step is recorded as ``_tune.pruned_at`` in params.yml.
+        """
+        tune = self.extra.get("_tune")
+        if not isinstance(tune, dict) or self.directory is None:
+            return False
+        if tune.get("pruned_at") is not None:
+            return True
+        from ._store import study
+
+        step = study.should_prune(self.directory, tune)
+        if step is None:
+            return False
+        self.extra["_tune"] = {**tune, "pruned_at": step}
+        self.save()
+        return True
 
     def note(self, text: str, remove: bool = False) -> None:
         """Attach a note to the experiment (or remove it)."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._experiment import Experiment
     from ._launchers.local import Launch, RunSummary
     from ._services_registry import Service
+    from ._sets.tune import TuneResult
     from ._token import Token
 
 
@@ -245,10 +246,12 @@ class ExperimentSet:
 
         return maintenance.relink(self, pattern)
 
-    def _write_params(self, directory: pathlib.Path, data: Mapping[str, Any]) -> None:
+    def _write_params(
+        self, directory: pathlib.Path, data: Mapping[str, Any], *, durable: bool = True
+    ) -> None:
         from ._store import params_file
 
-        params_file.write(directory, data, self.helps())
+        params_file.write(directory, data, self.helps(), durable=durable)
 
     def helps(self) -> dict[str, str]:
         """Each parameter's help, from defaults.yml's comments (never imports the code)."""
@@ -384,6 +387,38 @@ class ExperimentSet:
         )
         self._launched.append(launched)
         return launched
+
+    def tune(
+        self,
+        space: str | None = None,
+        *,
+        objectives: Sequence[str] = (),
+        trials: int = 0,
+        jobs: int = 1,
+        experiment: str | type[Experiment] | None = None,
+        sampler: str | None = None,
+        pruner: str | None = None,
+        seed: int | None = None,
+        fork: bool = False,
+    ) -> TuneResult:
+        """Start (or continue) an adaptive search; every trial is an experiment of this set.
+
+        Arguments as ``fexp tune`` (extra ``fexp[tune]``): ``space`` in the random-search
+        grammar, ``objectives`` like ``"val_loss:min"``, ``trials`` added to the budget,
+        ``jobs`` trials at once; a new set also needs ``experiment``. Returns what ran.
+
+        Example:
+            >>> xs.tune("{lr: loguniform(1e-5, 1e-1)}", objectives=["loss:min"],
+            ...         trials=20, experiment="train")  # doctest: +SKIP
+        """
+        from ._sets import tune
+
+        return tune.tune_set(
+            self.root,
+            tune.TuneRequest(experiment, space, tuple(objectives), trials, sampler, pruner, seed),
+            jobs=jobs,
+            fork=fork,
+        )
 
     def stop(self) -> None:
         """Stop what this object launched: nothing more starts, running experiments get

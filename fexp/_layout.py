@@ -114,3 +114,11 @@ class SetPaths:
 
     def experiment(self, name: str) -> ExperimentPaths:
         return ExperimentPaths(self.root / name)
+
+
+# ``fexp tune``: the study lives in the set, in this folder.
+TUNE_DIR = "tune"
+TUNE_FILE = "tune.yml"
+JOURNAL_FILE = "journal.log"
+WORKERS_DIR = "workers"
+SUBMISSIONS_DIR = "submissions"

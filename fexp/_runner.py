@@ -377,7 +377,8 @@ def _run_holding(exp: Experiment, directory: pathlib.Path) -> Any:
                     _atomic.atomic_write(directory / _layout.ERROR_FILE, traceback.format_exc())
                 _finish(exp, _status.ERROR, f"{type(exc).__name__}: {exc}")
                 raise
-            _finish(exp, _status.FINISHED)
+            pruned = (exp.extra.get("_tune") or {}).get("pruned_at") is not None
+            _finish(exp, _status.PRUNED if pruned else _status.FINISHED)
             return result
     finally:
         _experiment._CURRENT.remove(exp)

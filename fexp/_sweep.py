@@ -25,8 +25,8 @@ MAX_POINTS = limits.MAX_EXPERIMENTS
 same documented limit caps points x repeats and ``--samples`` (``fexp._core.limits``)."""
 
 _MAX_DEPTH = 64
-_DIST_NAMES = ("loguniform", "uniform", "randint", "choice")
-_DIST_RE = re.compile(r"\A(loguniform|uniform|randint|choice)\s*\((.*)\)\Z", re.DOTALL)
+_DIST_NAMES = ("loguniform", "uniform", "randint", "int", "choice")
+_DIST_RE = re.compile(r"\A(loguniform|uniform|randint|int|choice)\s*\((.*)\)\Z", re.DOTALL)
 _QUOTE_START_AFTER = frozenset("[{(,:|")
 _OPENER_OF = {"]": "[", "}": "{"}
 _YAML_MARK_RE = re.compile(r'\s*in "<unicode string>", line \d+, column \d+')
@@ -296,6 +296,8 @@ def _parse_alternative(piece: _Lexed) -> Any:
 
 
 def _make_distribution(kind: str, args: list[Any]) -> Distribution:
+    if kind == "int":
+        kind = "randint"  # ``int(a, b)`` is the same distribution, named as ``fexp tune`` shows it
     if kind == "choice":
         if not args:
             raise _ValueError("choice() needs at least one value, e.g. choice(a, b)")
@@ -407,6 +409,16 @@ def _parse_item(item: _Lexed, number: int) -> tuple[str, list[Any]]:
     if problems:
         raise _ValueError("; ".join(problems))
     return key, alternatives
+
+
+def parse_items(text: str, *, source: str = "argument SWEEP") -> list[tuple[str, list[Any]]]:
+    """Parse a sweep into ``(key, alternatives)`` pairs without expanding or sampling it;
+    an alternative is a plain value or a ``Distribution`` (``fexp tune``'s search space).
+
+    Raises:
+        SweepError: for malformed text or bad distribution bounds (every problem at once).
+    """
+    return _parse_items(text, source)
 
 
 def _count(items: list[tuple[str, list[Any]]]) -> int:

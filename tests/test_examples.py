@@ -138,3 +138,18 @@ def test_sweep_demo(tmp_path: pathlib.Path) -> None:
     ).stdout
     assert "ran 6: 6 finished" in out
     assert "lr=0.2__hidden=32__epochs=60" in out
+
+
+def test_readme_tune(tmp_path: pathlib.Path) -> None:
+    """README section 6: a study with pruning, continued, listed (real Optuna)."""
+    pytest.importorskip("optuna")
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    block = next(b for b in readme_blocks("bash") if "fexp tune" in b)
+    result = run(["bash", "-euo", "pipefail", "-c", block], tmp_path, timeout=600)
+    assert "study: 10/10 trial(s)" in result.stdout
+    names = sorted(p.name for p in (tmp_path / "tuned").glob("trial=*"))
+    assert names == [f"trial={n:04d}" for n in range(10)]
+    states = {
+        _yaml.read_mapping(tmp_path / "tuned" / n / "params.yml")["_tune"]["state"] for n in names
+    }
+    assert states <= {"complete", "pruned"} and "complete" in states

@@ -24,10 +24,12 @@ INIT = pathlib.Path(fexp.__file__)
 # What `import fexp` must not load (SPEC section 1: lazy heavy imports).
 IMPORT_HEAVY = [
     "numpy", "jinja2", "ruamel", "tensorboardX", "pandas", "matplotlib", "typer", "rich",
-    "docstring_parser", "torch",
+    "docstring_parser", "torch", "optuna",
 ]
 # What `fexp --help` must not load: Typer and rich are its business, the rest is not.
-HELP_HEAVY = ["numpy", "jinja2", "ruamel", "tensorboardX", "pandas", "matplotlib", "torch"]
+HELP_HEAVY = [
+    "numpy", "jinja2", "ruamel", "tensorboardX", "pandas", "matplotlib", "torch", "optuna",
+]
 
 LAZY_NAMES = [
     "find", "ExperimentSet", "flatten", "get_meta", "autodoc", "dic_to_yaml", "dic_from_yml",

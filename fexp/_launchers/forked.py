@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors, _layout
@@ -25,12 +25,13 @@ if TYPE_CHECKING:
     from .._expset import ExperimentSet
 
 
-def _child(cls: type[Experiment], params: str, claim: str) -> int:
+def _child(cls: type[Experiment], params: str, claim: str | None) -> int:
     """The forked child: run one experiment and return the process exit code."""
     from .. import _cli_params, _runner
     from .._store import owner
 
-    os.environ[owner.CLAIM_ENV] = claim
+    if claim is not None:
+        os.environ[owner.CLAIM_ENV] = claim
     for sig in _runner.SIGNAL_STATUS:  # the parent's forwarding handlers are not ours
         signal.signal(sig, signal.SIG_DFL)
     try:
@@ -51,11 +52,22 @@ def _child(cls: type[Experiment], params: str, claim: str) -> int:
         sys.stderr.flush()
 
 
-def _spawn(cls: type[Experiment], params: str, claim: str) -> int:
+def spawn(
+    cls: type[Experiment],
+    params: str,
+    claim: str | None = None,
+    before: Callable[[], None] | None = None,
+) -> int:
+    """Run the experiment of ``params`` in a forked child (``before()`` first, in the child)
+    holding the launch's ``claim``; return the child's pid for ``os.wait``."""
+    from .. import _cli_params, _runner  # noqa: F401 - imported once here, not in each child
+
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child leaves through os._exit
+        if before is not None:
+            before()
         os._exit(_child(cls, params, claim))
     return pid
 
@@ -91,7 +103,7 @@ def run_forked(
         while pending and len(running) < jobs and not stop and not cancel.is_set():
             name = pending.pop(0)
             attempts[name] += 1
-            pid = _spawn(cls, str(xs.root / name / _layout.PARAMS_FILE), mine["claim"])
+            pid = spawn(cls, str(xs.root / name / _layout.PARAMS_FILE), mine["claim"])
             running[pid] = name
             cancel.pids.add(pid)
         if not running:

@@ -98,6 +98,11 @@ def _status(
     return (liveness or _owner.Liveness()).status(data, xs.root / name), data
 
 
+def status_of(xs: ExperimentSet, name: str) -> str:
+    """The experiment's recorded status (``corrupt`` when its params.yml cannot be read)."""
+    return _status(xs, name)[0]
+
+
 def settle(
     xs: ExperimentSet,
     name: str,

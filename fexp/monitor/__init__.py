@@ -22,6 +22,7 @@ from ._hooks import Messenger as Messenger
 from ._hooks import Probe as Probe
 from ._hooks import Timer as Timer
 from ._monitor import Monitor as Monitor
+from ._pruner import Pruner as Pruner
 from ._resume import load as load
 from ._specs import Spec as Spec
 from ._specs import SpecError as SpecError
@@ -36,6 +37,7 @@ __all__ = [
     "Messenger",
     "Monitor",
     "Probe",
+    "Pruner",
     "Spec",
     "SpecError",
     "SupportsMessage",

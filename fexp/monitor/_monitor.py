@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from fexp import _checkpoint, _errors, _layout
 
 from . import _context, _options, _resume
-from ._interrupt import InterruptGate
 from ._hooks import Checkpointer, Hook, Timer, render
+from ._interrupt import InterruptGate
 from ._specs import TRIGGERS, parse_specs, trigger_level
 from ._tensorboard import TensorboardLogger
 
@@ -164,7 +164,8 @@ class Monitor:
         self.start_step = 0
         self._at: list[list[tuple[int, Hook]]] = [[] for _ in range(_LEVELS)]
         self._manual = [h for h in self.hooks if h.spec is None]
-        for hook in self.hooks:
+        # Hooks that judge what the others recorded (``Pruner``) run last at each trigger.
+        for hook in sorted(self.hooks, key=lambda h: getattr(h, "runs_last", False)):
             if hook.spec is not None:
                 self._at[hook.spec.level].append((hook.spec.modulo, hook))
         self._limits: list[list[int]] = [[] for _ in range(_LEVELS)]
@@ -390,6 +391,11 @@ class Monitor:
     @property
     def supereon(self) -> int:
         return self._counts[4]
+
+    def stop(self) -> None:
+        """End every wrapped loop at its next iteration, as a reached ``limit`` does."""
+        self._stopped = True
+        self._next[:] = [0] * _LEVELS
 
     @property
     def stopped(self) -> bool:
