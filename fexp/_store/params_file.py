@@ -17,7 +17,7 @@ import pathlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .. import _atomic, _errors, _index, _layout
+from .. import _atomic, _errors, _layout
 from .._core import status as _status
 from . import owner as _owner
 
@@ -49,6 +49,8 @@ def read(directory: pathlib.Path) -> dict[str, Any]:
     Raises:
         YamlError: the file is missing, malformed or not a mapping.
     """
+    from .. import _index
+
     return _index.read_mapping_cached(path_of(directory))
 
 
@@ -68,6 +70,8 @@ def write(
     durable: bool = True,
 ) -> None:
     """Replace params.yml with ``data`` (the caller holds the set's lock)."""
+    from .. import _index
+
     path = path_of(directory)
     text = render(data, helps)
     try:
