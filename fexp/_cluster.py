@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
 from ._core import status as _status
+from ._store import owner
 from ._launchers import base, slurm
 
 if TYPE_CHECKING:
@@ -349,10 +350,11 @@ def _record_submitted(xs: ExperimentSet, plan: slurm.SubmitPlan,
             info.update(array_job_id=sub.job_id, array_task_id=sub.array_index)
         log = f"slurm-{sub.key if sub.array_index is not None else sub.job_id}.out"
         info.update(state="PENDING", submitted=submitted_at, log=str(plan.log_dir / log))
-        data["_status"] = "queued"
+        data["_status"] = _status.QUEUED
         if force:
             data["_started"] = data["_stopped"] = None
         data["_slurm"] = info
+        data["_owner"] = owner.for_job(sub.key)  # lost once SLURM forgets the job
         return True
 
     by_name = {sub.name: sub for sub in subs}

@@ -336,3 +336,43 @@ def test_full_disk_in_execute_and_link_is_one_paragraph_exit_2(
     linked = fexp_cli("link", sweep, "-r", root)
     assert linked.returncode == 2, linked.stdout + linked.stderr
     assert "Traceback" not in linked.stderr and str(small_disk) in linked.stderr
+
+
+def test_message_never_acknowledges_a_torn_record(tmp_path: pathlib.Path) -> None:
+    """RLIMIT_FSIZE cuts a write short mid-record, as a nearly full disk does."""
+    import resource
+
+    code = WORK + textwrap.dedent(
+        """
+        import sys
+        exp = work().register(sys.argv[1], "capped")
+        i = 0
+        try:
+            while True:
+                exp.message({"step": i, "pad": "y" * 700}, step=i)
+                print(f"ack {i}", flush=True)
+                i += 1
+        except OSError as exc:
+            print(f"raised {exc.errno}", flush=True)
+        """
+    )
+    script = tmp_path / "capped.py"
+    script.write_text(code)
+
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+    ).stdout
+    assert "raised" in out
+    acked = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")]
+    log = (tmp_path / "runs" / "capped" / "messages.jsonl").read_bytes()
+    assert log.endswith(b"\n"), "a torn record was left"
+    steps = [json.loads(line)["step"] for line in log.splitlines()]
+    assert steps == acked
