@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
 from ._core import status as _status
-from ._store import owner
 from ._launchers import base, slurm
+from ._store import owner
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -37,8 +37,9 @@ RETRY_SCRIPT = "retry.sh"
 HOLD_ARGS = ("--hold", "-H")
 BULK_SYNC = 32  # more params.yml than this in one update: one os.sync() instead of fsyncs
 # What SLURM calls the end of a job, for rows whose status fexp recorded itself.
-ENDED_STATE = {"finished": "COMPLETED", "error": "FAILED", "stopped": "CANCELLED",
-               "timeout": "TIMEOUT", "preempted": "PREEMPTED"}
+ENDED_STATE = {_status.FINISHED: "COMPLETED", _status.ERROR: "FAILED",
+               _status.STOPPED: "CANCELLED", _status.TIMEOUT: "TIMEOUT",
+               _status.PREEMPTED: "PREEMPTED"}
 
 
 # --------------------------------------------------------------------------- options
@@ -147,7 +148,7 @@ def live_key(status: Any, info: Any, meta: Any) -> str | None:
     key = slurm_key(info)
     if key is None or status not in ACTIVE:
         return None
-    if status == "queued":
+    if status == _status.QUEUED:
         return key
     running = meta.get("slurm") if isinstance(meta, dict) else None
     if not isinstance(running, dict):
@@ -169,8 +170,9 @@ def _select(xs: ExperimentSet, pattern: str | None, force: bool, scheduler: base
     pending: dict[str, str] = {}
     for name in names:
         data = _read(xs.root / name / _layout.PARAMS_FILE)
-        status = data.get("_status", "registered") if data else "corrupt"
-        if status == "registered" or (force and status not in ("running", "corrupt")):
+        status = data.get("_status", _status.REGISTERED) if data else _status.CORRUPT
+        if status == _status.REGISTERED or (
+                force and status not in (_status.RUNNING, _status.CORRUPT)):
             chosen.append(name)
             key = slurm_key(data.get("_slurm")) if data else None
             if status in ACTIVE and key:
@@ -498,7 +500,7 @@ def cancel(xs: ExperimentSet, pattern: str | None, scheduler: base.Launcher | No
     def stop(name: str, data: dict[str, Any]) -> bool:
         if data.get("_status") not in ACTIVE:
             return False  # the runner recorded how it ended meanwhile
-        data["_status"] = "stopped"
+        data["_status"] = _status.STOPPED
         data["_stopped"] = data["_last"] = now
         data["_slurm"] = {**data["_slurm"], "state": "CANCELLED"}
         return True

@@ -135,12 +135,13 @@ def claim_all(
     liveness = _owner.Liveness()
     chosen: list[str] = []
     skipped: list[str] = []
-    for name in _matching(xs, pattern):
-        try:
-            data = _params_file.claim(
-                xs.root / name, mine, accept, liveness=liveness, reset=force or resume
-            )
-        except _errors.YamlError:
-            data = None
-        (chosen if data is not None else skipped).append(name)
+    with xs.locked():  # one lock for the whole selection; each claim re-enters it
+        for name in _matching(xs, pattern):
+            try:
+                data = _params_file.claim(
+                    xs.root / name, mine, accept, liveness=liveness, reset=force or resume
+                )
+            except _errors.YamlError:
+                data = None
+            (chosen if data is not None else skipped).append(name)
     return chosen, skipped
