@@ -129,19 +129,29 @@ def test_two_concurrent_runs_run_each_experiment_once(
     assert set(_statuses(root).values()) == {"finished"}
 
 
+@pytest.mark.parametrize("mode", ["--progress", "--fork"])
 def test_sigterm_to_fexp_run_stops_everything_and_reports(
-    fexp_cli: Cli, tmp_path: pathlib.Path
+    fexp_cli: Cli, tmp_path: pathlib.Path, mode: str
 ) -> None:
     root = tmp_path / "set"
     _set(fexp_cli, root, "{tag: a | b | c, steps: 100000, pause: 0.05}")
-    runner = _popen("run", "*", "-r", root, "--jobs", "2", "--progress")
+    runner = _popen("run", "*", "-r", root, "--jobs", "2", mode)
     with _reaping(root):
-        _wait(lambda: list(_statuses(root).values()).count("running") == 2, "two running")
-        owners = [_pid(root, n) for n, s in _statuses(root).items() if s == "running"]
+
+        def started() -> list[str]:
+            return [
+                n
+                for n in _statuses(root)
+                if (root / n / "out.txt").exists()
+                and "start at" in (root / n / "out.txt").read_text()
+            ]
+
+        _wait(lambda: len(started()) == 2, "two running")
+        owners = [_pid(root, n) for n in started()]
         runner.send_signal(signal.SIGTERM)
         out, err = runner.communicate(timeout=120)
         assert runner.returncode == 143, (out, err)
-        assert "interrupted by SIGTERM" in out and out.startswith("ran 2: 2 stopped"), out
+        assert "interrupted by SIGTERM" in out and "\nran 2: 2 stopped" in "\n" + out, out
         assert "Traceback" not in err
         assert sorted(_statuses(root).values()) == ["registered", "stopped", "stopped"]
         assert not [pid for pid in owners if _alive(pid)], "an experiment kept running"
