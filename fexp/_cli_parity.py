@@ -15,6 +15,7 @@ import typer
 
 from . import _errors
 from ._cli import app
+from ._core import status as _status
 
 Root = Annotated[pathlib.Path, typer.Option("--root", "-r", help="the experiment set's folder")]
 
@@ -57,7 +58,7 @@ def reduce_(
 
     result = _reduce.reduce(
         stage1, root, best=best, by=by, keep=keep, sweep=sweep, where=where or (),
-        status=status or ("finished",), source_param=source_param, repeats=repeats,
+        status=status or (_status.FINISHED,), source_param=source_param, repeats=repeats,
         name=name, purpose=purpose,
     )
     print(result.render())

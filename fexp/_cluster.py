@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _atomic, _config, _errors, _layout, _meta, _yaml
 from ._core import status as _status
 from ._launchers import base, slurm
+from ._store import owner
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -37,11 +38,12 @@ HOLD_ARGS = ("--hold", "-H")
 BULK_SYNC = 32  # more params.yml than this in one update: one os.sync() instead of fsyncs
 # What SLURM calls the end of a job, for rows whose status fexp recorded itself.
 # Also asked about in ``fexp list``: SLURM may have requeued such a job by itself.
-WATCHED = (*ACTIVE, "preempted", "timeout")
+WATCHED = (*ACTIVE, _status.PREEMPTED, _status.TIMEOUT)
 # The job's node died under it: nothing recorded how the run ended.
 LOST_STATES = ("NODE_FAIL", "BOOT_FAIL")
-ENDED_STATE = {"finished": "COMPLETED", "error": "FAILED", "stopped": "CANCELLED",
-               "timeout": "TIMEOUT", "preempted": "PREEMPTED", "pruned": "COMPLETED"}
+ENDED_STATE = {_status.FINISHED: "COMPLETED", _status.ERROR: "FAILED",
+               _status.STOPPED: "CANCELLED", _status.TIMEOUT: "TIMEOUT",
+               _status.PREEMPTED: "PREEMPTED", _status.PRUNED: "COMPLETED"}
 
 
 # --------------------------------------------------------------------------- options
@@ -152,7 +154,7 @@ def live_key(status: Any, info: Any, meta: Any, statuses: Sequence[str] = ACTIVE
     key = slurm_key(info)
     if key is None or status not in statuses:
         return None
-    if status == "queued":
+    if status == _status.QUEUED:
         return key
     running = meta.get("slurm") if isinstance(meta, dict) else None
     if not isinstance(running, dict):
@@ -174,8 +176,9 @@ def _select(xs: ExperimentSet, pattern: str | None, force: bool, scheduler: base
     pending: dict[str, str] = {}
     for name in names:
         data = _read(xs.root / name / _layout.PARAMS_FILE)
-        status = data.get("_status", "registered") if data else "corrupt"
-        if status == "registered" or (force and status not in ("running", "corrupt")):
+        status = data.get("_status", _status.REGISTERED) if data else _status.CORRUPT
+        if status == _status.REGISTERED or (
+                force and status not in (_status.RUNNING, _status.CORRUPT)):
             chosen.append(name)
             key = slurm_key(data.get("_slurm")) if data else None
             if status in ACTIVE and key:
@@ -355,10 +358,11 @@ def _record_submitted(xs: ExperimentSet, plan: slurm.SubmitPlan,
             info.update(array_job_id=sub.job_id, array_task_id=sub.array_index)
         log = f"slurm-{sub.key if sub.array_index is not None else sub.job_id}.out"
         info.update(state="PENDING", submitted=submitted_at, log=str(plan.log_dir / log))
-        data["_status"] = "queued"
+        data["_status"] = _status.QUEUED
         if force:
             data["_started"] = data["_stopped"] = None
         data["_slurm"] = info
+        data["_owner"] = owner.for_job(sub.key)  # lost once SLURM forgets the job
         return True
 
     by_name = {sub.name: sub for sub in subs}
@@ -512,7 +516,7 @@ def cancel(xs: ExperimentSet, pattern: str | None, scheduler: base.Launcher | No
     def stop(name: str, data: dict[str, Any]) -> bool:
         if data.get("_status") not in ACTIVE:
             return False  # the runner recorded how it ended meanwhile
-        data["_status"] = "stopped"
+        data["_status"] = _status.STOPPED
         data["_stopped"] = data["_last"] = now
         data["_slurm"] = {**data["_slurm"], "state": "CANCELLED"}
         return True

@@ -149,7 +149,7 @@ class Experiment:
         self.params: dict[str, Any] = {n: s.fresh_default() for n, s in specs.items()}
         self.params.update(_params.validate_overrides(specs, overrides, experiment=self.kind()))
         self.directory: pathlib.Path | None = None
-        self.status: str = "default"
+        self.status: str = _status.DEFAULT
         self.purpose = purpose
         self.messages: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -448,7 +448,7 @@ class Experiment:
         now = _meta.now_iso()
         self.created = self.created or now
         self.registered = now
-        self.status = "registered"
+        self.status = _status.REGISTERED
         if not self.version:
             self.version = self.version_info()
         try:
@@ -456,7 +456,7 @@ class Experiment:
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             self.directory = None
-            self.status = "default"
+            self.status = _status.DEFAULT
             raise
         return self
 

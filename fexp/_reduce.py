@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors, _params
+from ._core import status as _status
 
 if TYPE_CHECKING:
     from ._expset import ExperimentSet
@@ -166,7 +167,7 @@ def reduce(
     sweep: str | None = None,
     pattern: str | None = None,
     where: Sequence[str] = (),
-    status: Sequence[str] = ("finished",),
+    status: Sequence[str] = (_status.FINISHED,),
     source_param: str | None = None,
     repeats: int = 1,
     name: str | None = None,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors, _query
+from ._core import status as _status
 
 if TYPE_CHECKING:
     import json
@@ -233,7 +234,7 @@ def render_table(
     has_error = any(c.header == "error" for c in cols)
     for row in rows:
         cells = [_human(c, row, missing) for c in cols]
-        corrupt = bool(row.get("error")) or row.get("status") == "corrupt"
+        corrupt = bool(row.get("error")) or row.get("status") == _status.CORRUPT
         if corrupt and not has_error and cells and row.get("error"):
             cells[0] += f" ({row['error']})"
         table.add_row(*(Text(c) for c in cells), style="red" if corrupt else None)

@@ -64,6 +64,15 @@ CASES: dict[str, tuple[_errors.FexpError, str]] = {
         "runs/lr=0.1/params.yml: refusing an unsafe or unknown YAML tag "
         "(tag:yaml.org,2002:python/object/apply)",
     ),
+    "StorageError": (
+        _errors.StorageError(
+            "cannot write there: the file system has no space left (No space left on device); "
+            "free space or make it writable, then run the command again",
+            source="runs/a/messages.jsonl",
+        ),
+        "runs/a/messages.jsonl: cannot write there: the file system has no space left (No space "
+        "left on device); free space or make it writable, then run the command again",
+    ),
     "LockTimeout": (
         _errors.LockTimeout(
             "another fexp process has held this lock for more than 60 s; retry when it is done",

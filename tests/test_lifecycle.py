@@ -129,19 +129,29 @@ def test_two_concurrent_runs_run_each_experiment_once(
     assert set(_statuses(root).values()) == {"finished"}
 
 
+@pytest.mark.parametrize("mode", ["--progress", "--fork"])
 def test_sigterm_to_fexp_run_stops_everything_and_reports(
-    fexp_cli: Cli, tmp_path: pathlib.Path
+    fexp_cli: Cli, tmp_path: pathlib.Path, mode: str
 ) -> None:
     root = tmp_path / "set"
     _set(fexp_cli, root, "{tag: a | b | c, steps: 100000, pause: 0.05}")
-    runner = _popen("run", "*", "-r", root, "--jobs", "2", "--progress")
+    runner = _popen("run", "*", "-r", root, "--jobs", "2", mode)
     with _reaping(root):
-        _wait(lambda: list(_statuses(root).values()).count("running") == 2, "two running")
-        owners = [_pid(root, n) for n, s in _statuses(root).items() if s == "running"]
+
+        def started() -> list[str]:
+            return [
+                n
+                for n in _statuses(root)
+                if (root / n / "out.txt").exists()
+                and "start at" in (root / n / "out.txt").read_text()
+            ]
+
+        _wait(lambda: len(started()) == 2, "two running")
+        owners = [_pid(root, n) for n in started()]
         runner.send_signal(signal.SIGTERM)
         out, err = runner.communicate(timeout=120)
         assert runner.returncode == 143, (out, err)
-        assert "interrupted by SIGTERM" in out and out.startswith("ran 2: 2 stopped"), out
+        assert "interrupted by SIGTERM" in out and "\nran 2: 2 stopped" in "\n" + out, out
         assert "Traceback" not in err
         assert sorted(_statuses(root).values()) == ["registered", "stopped", "stopped"]
         assert not [pid for pid in owners if _alive(pid)], "an experiment kept running"
@@ -332,6 +342,47 @@ def test_full_disk_in_execute_and_link_is_one_paragraph_exit_2(
     assert "Traceback" not in result.stderr and "no space left" in result.stderr
     assert str(small_disk) in result.stderr
     assert _statuses(root) == {name: "error"}
-    linked = fexp_cli("link", "{tag: range(5000)}", "-r", root)
+    sweep = "{tag: " + " | ".join(f"t{i}" for i in range(2000)) + "}"
+    linked = fexp_cli("link", sweep, "-r", root)
     assert linked.returncode == 2, linked.stdout + linked.stderr
     assert "Traceback" not in linked.stderr and str(small_disk) in linked.stderr
+
+
+def test_message_never_acknowledges_a_torn_record(tmp_path: pathlib.Path) -> None:
+    """RLIMIT_FSIZE cuts a write short mid-record, as a nearly full disk does."""
+    import resource
+
+    code = WORK + textwrap.dedent(
+        """
+        import sys
+        exp = work().register(sys.argv[1], "capped")
+        i = 0
+        try:
+            while True:
+                exp.message({"step": i, "pad": "y" * 700}, step=i)
+                print(f"ack {i}", flush=True)
+                i += 1
+        except OSError as exc:
+            print(f"raised {exc.errno}", flush=True)
+        """
+    )
+    script = tmp_path / "capped.py"
+    script.write_text(code)
+
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+    ).stdout
+    assert "raised" in out
+    acked = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")]
+    log = (tmp_path / "runs" / "capped" / "messages.jsonl").read_bytes()
+    assert log.endswith(b"\n"), "a torn record was left"
+    steps = [json.loads(line)["step"] for line in log.splitlines()]
+    assert steps == acked

@@ -142,7 +142,7 @@ def test_only_finished_experiments_count_by_default(
     stages: tuple[fexp.ExperimentSet, fexp.ExperimentSet],
 ) -> None:
     one, two = stages
-    one.reset("lr=0.01*")  # The two best are no longer finished.
+    one.reset("lr=0.01*", keep_outputs=True)  # The two best are no longer finished.
     result = _reduce.reduce(one.root, two, best=1, by="loss")
     assert result.chosen[0]["params"]["lr"] == 0.001
     result = _reduce.reduce(one.root, two, best=1, by="loss", status=(), name="any")

@@ -74,7 +74,7 @@ class FakeLauncher(base.Launcher):
             subs = [base.Submission(str(next(self._ids)), None, job.name) for job in jobs]
         for job, sub in zip(jobs, subs, strict=True):
             self.submitted.append((job, sub))
-            self._states[sub.key] = base.JobState("PENDING", "queued")
+            self._states[sub.key] = base.JobState("PENDING", _st.QUEUED)
         return subs
 
     def set_state(self, key: str, status: base.SchedulerStatus, *, state: str | None = None,
@@ -103,4 +103,4 @@ class FakeLauncher(base.Launcher):
             self.cancelled.append(key)
             state = self._states.get(key)
             if state is not None and not state.done:
-                self._states[key] = base.JobState("CANCELLED", "stopped")
+                self._states[key] = base.JobState("CANCELLED", _st.STOPPED)

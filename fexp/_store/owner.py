@@ -103,6 +103,12 @@ def me(claim: str | None = None, *, detached: bool = False) -> dict[str, Any]:
     return record
 
 
+def for_job(key: str) -> dict[str, Any]:
+    """The ``_owner`` of an experiment submitted as SLURM job ``key`` (the job's own
+    ``fexp execute`` takes it over)."""
+    return {"slurm": key, "claim": new_claim(), "since": round(time.time(), 3)}
+
+
 def same(owner: Any, other: Mapping[str, Any] | None) -> bool:
     """Whether two owner records stand for the same claim (or the same SLURM job)."""
     if not isinstance(owner, Mapping) or not other:

@@ -17,7 +17,7 @@ import pathlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .. import _atomic, _errors, _index, _layout
+from .. import _atomic, _errors, _layout
 from .._core import status as _status
 from . import owner as _owner
 
@@ -49,6 +49,8 @@ def read(directory: pathlib.Path) -> dict[str, Any]:
     Raises:
         YamlError: the file is missing, malformed or not a mapping.
     """
+    from .. import _index
+
     return _index.read_mapping_cached(path_of(directory))
 
 
@@ -66,8 +68,12 @@ def write(
     helps: Mapping[str, str] | None = None,
     *,
     durable: bool = True,
+    twin: bool = True,
 ) -> None:
-    """Replace params.yml with ``data`` (the caller holds the set's lock)."""
+    """Replace params.yml with ``data`` (the caller holds the set's lock); ``twin=False``
+    leaves the JSON twin stale (readers parse the YAML once) to save a file write."""
+    from .. import _index
+
     path = path_of(directory)
     text = render(data, helps)
     try:
@@ -76,7 +82,8 @@ def write(
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
             raise storage_error(exc, path) from None
         written = _rewrite_in_place(path, text, exc)
-    _index.remember(path, dict(data), written)
+    if twin:
+        _index.remember(path, dict(data), written)
 
 
 def _rewrite_in_place(path: pathlib.Path, text: str, cause: OSError) -> os.stat_result:
@@ -111,6 +118,7 @@ def update(
     helps: Mapping[str, str] | None = None,
     *,
     durable: bool = True,
+    twin: bool = True,
 ) -> dict[str, Any] | None:
     """Read params.yml under the set's lock, ``change`` it, write it back; the data written
     (None when the file is missing or ``change`` returned False)."""
@@ -120,7 +128,7 @@ def update(
         data = read(directory)
         if change(data) is False:
             return None
-        write(directory, data, helps, durable=durable)
+        write(directory, data, helps, durable=durable, twin=twin)
         return data
 
 
@@ -186,7 +194,8 @@ def claim(
             data["_started"] = data["_stopped"] = None
         return True
 
-    return update(directory, change, durable=False)
+    # A claim is undone by the run that follows within seconds: no fsync, no twin.
+    return update(directory, change, durable=False, twin=False)
 
 
 def release(directory: pathlib.Path, mine: Mapping[str, Any]) -> None:
