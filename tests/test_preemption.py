@@ -53,8 +53,10 @@ def train(root: fexp.Root, epochs: int = 4, steps: int = 10, delay: float = 0.1)
 def _set(fexp_cli: Cli, tmp_path: pathlib.Path) -> pathlib.Path:
     (tmp_path / "train.py").write_text(EXPERIMENT)
     root = tmp_path / "set"
-    for args in (("init", f"{tmp_path / 'train.py'}:train", "-r", root),
-                 ("link", "{delay: 0.1}", "-r", root)):
+    for args in (
+        ("init", f"{tmp_path / 'train.py'}:train", "-r", root),
+        ("link", "{delay: 0.1}", "-r", root),
+    ):
         proc = fexp_cli(*args)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -69,8 +71,7 @@ def _data(root: pathlib.Path) -> dict[str, Any]:
     return _yaml.read_mapping(_folder(root) / _layout.PARAMS_FILE)
 
 
-def _wait(what: str, ready: Callable[[], Any], root: pathlib.Path, timeout: float = 40.0
-          ) -> Any:
+def _wait(what: str, ready: Callable[[], Any], root: pathlib.Path, timeout: float = 40.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = ready()
@@ -98,17 +99,31 @@ def _check_every_step(root: pathlib.Path) -> None:
     assert steps == list(range(1, TOTAL + 1)), f"steps lost or repeated: {steps}"
     for record in records:
         step = record["step"]
-        assert record["m"] == {"w": float(step), "b": 2.0 * step, "epoch": (step - 1) // STEPS,
-                               "batch": (step - 1) % STEPS}, record
+        assert record["m"] == {
+            "w": float(step),
+            "b": 2.0 * step,
+            "epoch": (step - 1) // STEPS,
+            "batch": (step - 1) % STEPS,
+        }, record
     out = (_folder(root) / "out.txt").read_text()
     assert f"ended at step {TOTAL} epoch {EPOCHS}" in out
 
 
 def _preempt() -> str:
     """A high-priority job that needs the whole node: SLURM preempts what runs there."""
-    out = subprocess.run(["sbatch", "--parsable", f"--partition={slurm_cluster.HIGH_PARTITION}",
-                          "--exclusive", "--wrap", "sleep 1"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            f"--partition={slurm_cluster.HIGH_PARTITION}",
+            "--exclusive",
+            "--wrap",
+            "sleep 1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.strip().split(";")[0]
 
 
@@ -118,7 +133,8 @@ def _job(root: pathlib.Path) -> str:
 
 @pytest.mark.slurm
 def test_preemption_with_requeue_records_preempted_and_resumes_exactly(
-        fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = _set(fexp_cli, tmp_path)
     proc = fexp_cli("run", "*", "-r", root, "--slurm")  # partition debug: PreemptMode=REQUEUE
     assert proc.returncode == 0, proc.stderr
@@ -148,7 +164,8 @@ def test_preemption_with_requeue_records_preempted_and_resumes_exactly(
 
 @pytest.mark.slurm
 def test_time_limit_signal_checkpoints_through_the_monitor_and_resumes_exactly(
-        fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = _set(fexp_cli, tmp_path)
     proc = fexp_cli("run", "*", "-r", root, "--slurm")
     assert proc.returncode == 0, proc.stderr
@@ -167,12 +184,17 @@ def test_time_limit_signal_checkpoints_through_the_monitor_and_resumes_exactly(
 
 @pytest.mark.slurm
 @pytest.mark.parametrize("requeue", [True, False])
-def test_preemption_with_cancel_mode(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                     requeue: bool) -> None:
+def test_preemption_with_cancel_mode(fexp_cli: Cli, tmp_path: pathlib.Path, requeue: bool) -> None:
     root = _set(fexp_cli, tmp_path)
-    proc = fexp_cli("run", "*", "-r", root, "--slurm",
-                    f"--partition={slurm_cluster.CANCEL_PARTITION}",
-                    "--requeue" if requeue else "--no-requeue")
+    proc = fexp_cli(
+        "run",
+        "*",
+        "-r",
+        root,
+        "--slurm",
+        f"--partition={slurm_cluster.CANCEL_PARTITION}",
+        "--requeue" if requeue else "--no-requeue",
+    )
     assert proc.returncode == 0, proc.stderr
     _wait("15 steps", lambda: _steps_done(root) >= 15, root)
     _preempt()
@@ -197,8 +219,9 @@ def test_preemption_with_cancel_mode(fexp_cli: Cli, tmp_path: pathlib.Path,
 
 
 @pytest.mark.slurm
-def test_node_failure_without_requeue_is_lost_then_resumes(fexp_cli: Cli,
-                                                           tmp_path: pathlib.Path) -> None:
+def test_node_failure_without_requeue_is_lost_then_resumes(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = _set(fexp_cli, tmp_path)
     proc = fexp_cli("run", "*", "-r", root, "--slurm", "--no-requeue")
     assert proc.returncode == 0, proc.stderr
@@ -210,8 +233,16 @@ def test_node_failure_without_requeue_is_lost_then_resumes(fexp_cli: Cli,
         slurm_cluster.wait_for_state(job, "NODE_FAIL", timeout=20)
     finally:  # give the node back to the other tests (ReturnToService may have done so)
         subprocess.run([*down, "State=RESUME"], capture_output=True)
-        _wait("an idle node", lambda: "idle" in subprocess.run(
-            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout, root)
+        _wait(
+            "an idle node",
+            lambda: (
+                "idle"
+                in subprocess.run(
+                    ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True
+                ).stdout
+            ),
+            root,
+        )
     assert _data(root)["_status"] == "running"  # nothing could record how it ended
     listing = fexp_cli("list", "-r", root)
     (row,) = [line for line in listing.stdout.splitlines() if "delay=0.1" in line]
