@@ -1,9 +1,11 @@
 """A Monitor's counters as numbers (``m.step``, ``m.epoch``, ...) and as text: ``e/E s/S``
-prefixes, totals, ``log`` lines and a summary (a mixin of ``Monitor``)."""
+prefixes, totals, ``log`` lines, a summary, and the warning for a spec no loop reaches (a
+mixin of ``Monitor``)."""
 
 from __future__ import annotations
 
 import time as _time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ class Display:
     _levels: int
     _limits: list[list[int]]
     _load: list[float]
+    _warned: set[int]
 
     @property
     def step(self) -> int:
@@ -97,3 +100,20 @@ class Display:
         if verbose:
             text += "".join(f"\n  {hook!r}" for hook in self.hooks)
         return text
+
+    def _warn_unreachable(self) -> None:
+        """Warn once per spec that counts a trigger no wrapped loop reaches."""
+        for hook in self.hooks:
+            spec = hook.spec
+            if spec is None or spec.level < self._levels or self._counts[spec.level]:
+                continue
+            if id(hook) not in self._warned:
+                self._warned.add(id(hook))
+                wrapped = ", ".join(TRIGGERS[: self._levels])
+                warnings.warn(
+                    f"monitor spec {spec.text!r} counts {spec.trigger}s, but the wrapped loops "
+                    f"only count {wrapped}: it never fires. Wrap the outer loop with the "
+                    f"Monitor too, or count in {TRIGGERS[self._levels - 1]}s.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )

@@ -10,7 +10,6 @@ import itertools
 import pathlib
 import sys
 import time as _time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -173,6 +172,7 @@ class Monitor(Saving, Display):
         self._resume: dict[int, tuple[int, int]] = {}
         self._set_counters({})
         self._warned: set[int] = set()
+        self._checked = False  # whether the specs were checked against the wrapped loops
         self._saved_at: int | None = None
         self._gate: InterruptGate | None = None
         if experiment is not None and self.checkpointers:
@@ -255,8 +255,11 @@ class Monitor(Saving, Display):
         self._lengths[level] = loop.length
         self._stack.append(loop)
         self._levels = max(self._levels, depth + 1, self._stack[0].level + 1)
-        if depth == 0 and self._gate is not None:
-            self._gate.install()
+        if depth == 0:
+            if self._gate is not None:
+                self._gate.install()
+            if not self._checked:  # once the outer loop's first item is done, check the specs
+                self._next[:] = [0] * _LEVELS
         return loop, skip
 
     def _pop(self, loop: _Loop) -> None:
@@ -270,25 +273,11 @@ class Monitor(Saving, Display):
                 self._gate.uninstall()
             self._warn_unreachable()
 
-    def _warn_unreachable(self) -> None:
-        """Warn once per spec that counts a trigger no wrapped loop reaches."""
-        for hook in self.hooks:
-            spec = hook.spec
-            if spec is None or spec.level < self._levels or self._counts[spec.level]:
-                continue
-            if id(hook) not in self._warned:
-                self._warned.add(id(hook))
-                wrapped = ", ".join(TRIGGERS[: self._levels])
-                warnings.warn(
-                    f"monitor spec {spec.text!r} counts {spec.trigger}s, but the wrapped loops "
-                    f"only count {wrapped}: it never fires. Wrap the outer loop with the "
-                    f"Monitor too, or count in {TRIGGERS[self._levels - 1]}s.",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-
     def _advance(self, level: int, count: int, depth: int) -> bool:
         """Run the hooks due at ``count``; return whether the loops must stop."""
+        if not self._checked and len(self._stack) == 1 and level == self._stack[0].level:
+            self._checked = True  # every wrapped loop has been seen: warn about specs now
+            self._warn_unreachable()
         self._frame = sys._getframe(depth)
         try:
             for modulo, hook in self._at[level]:
