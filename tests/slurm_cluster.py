@@ -180,8 +180,9 @@ class Cluster:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def _drain(self, timeout: float) -> None:
-        with contextlib.suppress(Exception):
-            self.run("scancel", f"--partition={','.join(PARTITIONS)}", check=False, timeout=10)
+        for partition in PARTITIONS:  # scancel takes one partition at a time
+            with contextlib.suppress(Exception):
+                self.run("scancel", f"--partition={partition}", check=False, timeout=10)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
