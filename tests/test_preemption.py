@@ -117,6 +117,7 @@ def _preempt() -> str:
             "--parsable",
             f"--partition={slurm_cluster.HIGH_PARTITION}",
             "--exclusive",
+            "--output=/dev/null",
             "--wrap",
             "sleep 1",
         ],
