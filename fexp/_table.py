@@ -166,7 +166,7 @@ def _git_text(row: Mapping[str, Any]) -> Any:
 
 
 def _slurm_text(slurm: Any, requeues: Any = 0) -> Any:
-    """``JOB[_TASK] STATE``, then ``requeued N×`` when fexp or SLURM requeued it."""
+    """``JOB[_TASK] STATE``, then ``requeued Nx`` when fexp or SLURM requeued it."""
     if not isinstance(slurm, Mapping) or not slurm:
         return _query.MISSING
     job = slurm.get("array_job_id") or slurm.get("job_id")

@@ -37,18 +37,36 @@ MAX_ARRAY_SIZE = 1001
 CRED_EXPIRE = 5  # seconds; the minimum. A requeued job waits cred_expire + 1 s before it restarts.
 STARTUP_TIMEOUT = 30.0
 DAEMONS = ("munged", "slurmctld", "slurmd")
-BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scontrol",
-            "scancel")
+BINARIES = (
+    "munged",
+    "mungekey",
+    "slurmctld",
+    "slurmd",
+    "sinfo",
+    "sbatch",
+    "squeue",
+    "scontrol",
+    "scancel",
+)
 # Preemption (PreemptType=preempt/partition_prio): a job on HIGH_PARTITION takes the node from
 # jobs on the default partition ``debug`` (PreemptMode=REQUEUE: SLURM requeues them) and on
 # CANCEL_PARTITION (PreemptMode=CANCEL: they end PREEMPTED unless someone requeues them).
 HIGH_PARTITION = "high"
 CANCEL_PARTITION = "lowcancel"
 PARTITIONS = ("debug", CANCEL_PARTITION, HIGH_PARTITION)
-TERMINAL_STATES = frozenset({
-    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
-    "PREEMPTED", "TIMEOUT",
-})
+TERMINAL_STATES = frozenset(
+    {
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "DEADLINE",
+        "FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "TIMEOUT",
+    }
+)
 
 SLURM_CONF_TEMPLATE = """\
 ClusterName=fexptest
@@ -87,8 +105,8 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs={ncpu} RealMemory={mem} State=UNKNOWN
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 PartitionName=debug Nodes=ALL Default=YES PriorityTier=1 MaxTime=INFINITE State=UP
-PartitionName={cancel_partition} Nodes=ALL PriorityTier=1 PreemptMode=CANCEL MaxTime=INFINITE State=UP
-PartitionName={high_partition} Nodes=ALL PriorityTier=10 PreemptMode=OFF MaxTime=INFINITE State=UP
+PartitionName={cancel_partition} Nodes=ALL PriorityTier=1 PreemptMode=CANCEL State=UP
+PartitionName={high_partition} Nodes=ALL PriorityTier=10 PreemptMode=OFF State=UP
 """
 
 
@@ -100,8 +118,10 @@ def unavailable_reason() -> str | None:
     """Say why a local cluster cannot start here, or None when it can."""
     missing = [b for b in BINARIES if shutil.which(b) is None]
     if missing:
-        return (f"SLURM is not installed (missing {', '.join(missing)}); install it with "
-                "apt-get install slurmctld slurmd slurm-client munge")
+        return (
+            f"SLURM is not installed (missing {', '.join(missing)}); install it with "
+            "apt-get install slurmctld slurmd slurm-client munge"
+        )
     if os.geteuid() != 0:
         return "the local SLURM cluster needs root (slurmd runs jobs as root)"
     return None
@@ -127,8 +147,9 @@ class Cluster:
 
     def run(self, *argv: str, check: bool = True, timeout: float = 30.0) -> str:
         """Run a SLURM client command against this cluster and return its stdout."""
-        proc = subprocess.run(argv, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr}")
         return proc.stdout
@@ -159,14 +180,15 @@ class Cluster:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def _drain(self, timeout: float) -> None:
-        with contextlib.suppress(Exception):
-            self.run("scancel", f"--partition={','.join(PARTITIONS)}", check=False,
-                     timeout=10)
+        for partition in PARTITIONS:  # scancel takes one partition at a time
+            with contextlib.suppress(Exception):
+                self.run("scancel", f"--partition={partition}", check=False, timeout=10)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                busy = self.run("squeue", "-h", "-t", "R,CG,S,CF", "-o", "%i", check=False,
-                                timeout=10).strip()
+                busy = self.run(
+                    "squeue", "-h", "-t", "R,CG,S,CF", "-o", "%i", check=False, timeout=10
+                ).strip()
             except subprocess.TimeoutExpired:
                 busy = "?"
             if not busy:
@@ -215,9 +237,14 @@ def _spawn(cluster: Cluster, name: str, argv: list[str]) -> None:
     # A new session keeps a terminal's Ctrl-C away from the daemons: teardown stops them in
     # order instead. Popen duplicates the log's descriptor, so closing ours is fine.
     with open(cluster.directory / "log" / f"{name}.out", "wb") as log:
-        cluster.procs[name] = subprocess.Popen(argv, env=cluster.env, stdout=log,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               start_new_session=True)
+        cluster.procs[name] = subprocess.Popen(
+            argv,
+            env=cluster.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def _wait_until(cluster: Cluster, what: str, ready: Callable[[], bool], timeout: float) -> None:
@@ -238,8 +265,11 @@ def _node_idle(cluster: Cluster) -> bool:
     return "idle" in out.split()
 
 
-def start_cluster(max_array_size: int = MAX_ARRAY_SIZE, cred_expire: int = CRED_EXPIRE,
-                  timeout: float = STARTUP_TIMEOUT) -> Cluster:
+def start_cluster(
+    max_array_size: int = MAX_ARRAY_SIZE,
+    cred_expire: int = CRED_EXPIRE,
+    timeout: float = STARTUP_TIMEOUT,
+) -> Cluster:
     """Start munged, slurmctld and slurmd in a new /tmp folder; return once the node is idle.
 
     Raises:
@@ -257,22 +287,46 @@ def start_cluster(max_array_size: int = MAX_ARRAY_SIZE, cred_expire: int = CRED_
     # A script that forgets stop() (or dies on an exception) still leaves nothing running.
     atexit.register(cluster.stop)
     try:
-        for sub, mode in (("etc", 0o755), ("state", 0o755), ("spool", 0o755), ("log", 0o755),
-                          ("run", 0o755), ("munge", 0o700)):
+        for sub, mode in (
+            ("etc", 0o755),
+            ("state", 0o755),
+            ("spool", 0o755),
+            ("log", 0o755),
+            ("run", 0o755),
+            ("munge", 0o700),
+        ):
             (d / sub).mkdir(mode=mode)
             (d / sub).chmod(mode)
         key = d / "munge" / "munge.key"
         subprocess.run(["mungekey", "-c", "-k", str(key)], check=True, capture_output=True)
         ctld_port, slurmd_port = _free_ports(2)
-        cluster.conf.write_text(SLURM_CONF_TEMPLATE.format(
-            d=d, ctld_port=ctld_port, slurmd_port=slurmd_port, cred_expire=cred_expire,
-            max_array_size=max_array_size, high_partition=HIGH_PARTITION,
-            cancel_partition=CANCEL_PARTITION, ncpu=os.cpu_count() or 1, mem=_real_memory()))
+        cluster.conf.write_text(
+            SLURM_CONF_TEMPLATE.format(
+                d=d,
+                ctld_port=ctld_port,
+                slurmd_port=slurmd_port,
+                cred_expire=cred_expire,
+                max_array_size=max_array_size,
+                high_partition=HIGH_PARTITION,
+                cancel_partition=CANCEL_PARTITION,
+                ncpu=os.cpu_count() or 1,
+                mem=_real_memory(),
+            )
+        )
         sock = d / "run" / "munge.sock"
-        _spawn(cluster, "munged", [
-            "munged", "-F", f"--key-file={key}", f"--socket={sock}",
-            f"--pid-file={d}/run/munged.pid", f"--seed-file={d}/munge/munged.seed",
-            f"--log-file={d}/log/munged.log"])
+        _spawn(
+            cluster,
+            "munged",
+            [
+                "munged",
+                "-F",
+                f"--key-file={key}",
+                f"--socket={sock}",
+                f"--pid-file={d}/run/munged.pid",
+                f"--seed-file={d}/munge/munged.seed",
+                f"--log-file={d}/log/munged.log",
+            ],
+        )
         _wait_until(cluster, "munge socket", sock.exists, 10.0)
         _spawn(cluster, "slurmctld", ["slurmctld", "-D", "-i"])
         _spawn(cluster, "slurmd", ["slurmd", "-D", "-N", "localhost"])
@@ -306,14 +360,20 @@ def job_info(job_id: str) -> dict[str, str]:
     """``scontrol -o show job JOB_ID`` as a dict (the first record; {} when unknown)."""
     from fexp._launchers import slurm
 
-    proc = subprocess.run(["scontrol", "-o", "show", "job", str(job_id)], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        ["scontrol", "-o", "show", "job", str(job_id)], capture_output=True, text=True, check=False
+    )
     records = slurm.parse_scontrol_show_job(proc.stdout) if proc.returncode == 0 else []
     return records[0] if records else {}
 
 
-def wait_for_state(job_id: str, states: Collection[str] | str, timeout: float = 30.0,
-                   *, fail_on_other_terminal: bool = True) -> dict[str, str]:
+def wait_for_state(
+    job_id: str,
+    states: Collection[str] | str,
+    timeout: float = 30.0,
+    *,
+    fail_on_other_terminal: bool = True,
+) -> dict[str, str]:
     """Poll until the job's JobState is one of ``states``; return its ``job_info``.
 
     Raises:
@@ -347,8 +407,9 @@ def slurm_cluster() -> Iterator[Cluster]:
     reason = unavailable_reason()
     if reason:
         if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the local SLURM cluster cannot start: {reason}",
-                        pytrace=False)
+            pytest.fail(
+                f"CI is set but the local SLURM cluster cannot start: {reason}", pytrace=False
+            )
         pytest.skip(reason)
     with running_cluster() as cluster:
         yield cluster

@@ -460,6 +460,32 @@ def test_sigterm_under_slurm_is_told_apart_by_scontrol(
         assert data["_attempts"][-1]["status"] == ("preempted" if requeues else status)
 
 
+def test_a_requeue_nobody_recorded_is_counted_at_the_next_start(
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SLURM requeued the job (a preemption whose process was killed before it could record
+    # it): the next run sees SLURM_RESTART_COUNT above what params.yml knows.
+    xs = _make_set(tmp_path, "{steps: 2}")
+    cls = xs.experiment_class()
+    assert cls is not None
+    exp = cls.from_params_file(xs.root / "steps=2" / "params.yml")
+    exp.extra.update(_slurm={"job_id": "42", "restarts": 1}, _requeues=1,
+                     _attempts=[{"attempt": 1, "status": "preempted"},
+                                {"attempt": 2, "status": "stopped"}])
+    exp.save()
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
+    exp.execute = lambda: None  # type: ignore[method-assign]
+    exp()
+    data = _params(xs, "steps=2")
+    assert data["_requeues"] == 2 and data["_slurm"] == {"job_id": "42", "restarts": 2}
+    assert [a["status"] for a in data["_attempts"]] == ["preempted", "preempted", "finished"]
+    xs.reset("steps=2")  # a rerun in the same job counts nothing again
+    exp = cls.from_params_file(xs.root / "steps=2" / "params.yml")
+    exp.execute = lambda: None  # type: ignore[method-assign]
+    exp()
+    assert _params(xs, "steps=2")["_requeues"] == 2
+
+
 # --------------------------------------------------------------------------- CLI (no cluster)
 
 

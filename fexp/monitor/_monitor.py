@@ -10,16 +10,16 @@ import itertools
 import pathlib
 import sys
 import time as _time
-import warnings
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from fexp import _checkpoint, _errors, _layout
+from fexp import _checkpoint, _errors
 
 from . import _context, _options, _resume
-from ._hooks import Checkpointer, Hook, Timer, render
+from ._display import Display
+from ._hooks import Checkpointer, Hook, Timer
 from ._interrupt import InterruptGate
+from ._saving import Saving
 from ._specs import TRIGGERS, parse_specs, trigger_level
 from ._tensorboard import TensorboardLogger
 
@@ -29,12 +29,9 @@ _LEVELS = len(TRIGGERS)
 
 
 class _Loop:
-    """One active wrapped loop; its level is the depth of loops seen below it.
-
-    ``frame`` is the frame iterating it (where hooks of its level find their variables) and
-    ``starts`` the counters when it started, so ``counts[level] - starts[level]`` is how many
-    of its items this pass has used.
-    """
+    """One active wrapped loop; its level is the depth of loops seen below it. ``frame``
+    iterates it (hooks of its level read its variables); ``counts[level] - starts[level]``
+    is how many of its items this pass has used."""
 
     __slots__ = ("level", "length", "frame", "starts")
 
@@ -52,7 +49,7 @@ def _length(iterable: object) -> int | None:
         return None
 
 
-class Monitor:
+class Monitor(Saving, Display):
     """Track nested loops and run hooks every N steps/epochs/eras/eons/supereons.
 
     Wrap each loop: the innermost wrapped loop counts steps, the next epochs, then eras,
@@ -176,6 +173,7 @@ class Monitor:
         self._resume: dict[int, tuple[int, int]] = {}
         self._set_counters({})
         self._warned: set[int] = set()
+        self._checked = False  # whether the specs were checked against the wrapped loops
         self._saved_at: int | None = None
         self._gate: InterruptGate | None = None
         if experiment is not None and self.checkpointers:
@@ -258,8 +256,11 @@ class Monitor:
         self._lengths[level] = loop.length
         self._stack.append(loop)
         self._levels = max(self._levels, depth + 1, self._stack[0].level + 1)
-        if depth == 0 and self._gate is not None:
-            self._gate.install()
+        if depth == 0:
+            if self._gate is not None:
+                self._gate.install()
+            if not self._checked:  # once the outer loop's first item is done, check the specs
+                self._next[:] = [0] * _LEVELS
         return loop, skip
 
     def _pop(self, loop: _Loop) -> None:
@@ -273,23 +274,11 @@ class Monitor:
                 self._gate.uninstall()
             self._warn_unreachable()
 
-    def _warn_unreachable(self) -> None:
-        """Warn once per spec that counts a trigger no wrapped loop reaches."""
-        for hook in self.hooks:
-            spec = hook.spec
-            if spec is None or spec.level < self._levels or self._counts[spec.level]:
-                continue
-            if id(hook) not in self._warned:
-                self._warned.add(id(hook))
-                wrapped = ", ".join(TRIGGERS[: self._levels])
-                warnings.warn(
-                    f"monitor spec {spec.text!r} counts {spec.trigger}s, but the wrapped loops "
-                    f"only count {wrapped}: it never fires. Wrap the outer loop with the "
-                    f"Monitor too, or count in {TRIGGERS[self._levels - 1]}s.",
-                    RuntimeWarning, stacklevel=4)
-
     def _advance(self, level: int, count: int, depth: int) -> bool:
         """Run the hooks due at ``count``; return whether the loops must stop."""
+        if not self._checked and len(self._stack) == 1 and level == self._stack[0].level:
+            self._checked = True  # every wrapped loop has been seen: warn about specs now
+            self._warn_unreachable()
         self._frame = sys._getframe(depth)
         try:
             for modulo, hook in self._at[level]:
@@ -305,31 +294,18 @@ class Monitor:
         if self._gate is not None and self._gate.pending is not None:
             # A stop signal was held until this iteration ended: checkpoint, then stop.
             self._frame = sys._getframe(depth)
-            self._save_current()
-            for other in range(_LEVELS):
-                self._next[other] = self._upcoming(other)
-            self._gate.release()
+            try:
+                self._save_current()
+                for other in range(_LEVELS):
+                    self._next[other] = self._upcoming(other)
+                self._gate.release()
+            finally:
+                self._frame = self._namespace = None
         return self._stopped
 
     def _stop_at_boundary(self) -> None:
         """Make every loop take the slow path at its next increment (a signal is held)."""
         self._next[:] = [0] * _LEVELS
-
-    def _save_current(self) -> None:
-        """Checkpoint each Checkpointer's objects as its loop's frame holds them now."""
-        for hook in self.checkpointers:
-            level = hook.spec.level if hook.spec is not None else 0
-            frame = next((lp.frame for lp in self._stack if lp.level == level), None)
-            previous = self._frame
-            self._frame, self._namespace = frame or previous, None
-            try:
-                if frame is not None and hook.wants_vars:
-                    hook.remember(hook.select(self.namespace, self))
-                if hook.objects and not hook.saved(self.step):
-                    hook.save(self)
-            finally:
-                self._frame, self._namespace = previous, None
-        self._saved_at = self.step
 
     def _upcoming(self, level: int) -> int:
         if self._stopped:
@@ -371,27 +347,6 @@ class Monitor:
             self._advance(level, count, 1 + back)
 
     # -- state ----------------------------------------------------------------------------
-    @property
-    def step(self) -> int:
-        """Completed iterations of the innermost loop (plus ``inc("step")`` calls)."""
-        return self._counts[0]
-
-    @property
-    def epoch(self) -> int:
-        return self._counts[1]
-
-    @property
-    def era(self) -> int:
-        return self._counts[2]
-
-    @property
-    def eon(self) -> int:
-        return self._counts[3]
-
-    @property
-    def supereon(self) -> int:
-        return self._counts[4]
-
     def stop(self) -> None:
         """End every wrapped loop at its next iteration, as a reached ``limit`` does."""
         self._stopped = True
@@ -401,15 +356,6 @@ class Monitor:
     def stopped(self) -> bool:
         """Whether a ``limit`` was reached (wrapped loops then end at once)."""
         return self._stopped
-
-    def counters(self) -> dict[str, int]:
-        """``{"step": ..., "epoch": ..., "era": ..., "eon": ..., "supereon": ...}``."""
-        return dict(zip(TRIGGERS, self._counts, strict=True))
-
-    @property
-    def load_seconds(self) -> float:
-        """Seconds spent fetching items of the innermost loops (measured with a Timer)."""
-        return self._load[0]
 
     @property
     def namespace(self) -> Mapping[str, Any]:
@@ -423,44 +369,6 @@ class Monitor:
         """The loop frame's globals, while a hook runs (else empty)."""
         return self._frame.f_globals if self._frame is not None else {}
 
-    def total(self, level: int) -> int | None:
-        """The number of iterations ``level`` will reach, from loop lengths and limits."""
-        lengths = self._lengths[level : self._levels]
-        product: int | None = None
-        if lengths and all(n is not None for n in lengths):
-            product = 1
-            for n in lengths:
-                product *= n  # type: ignore[operator]
-        limits = self._limits[level]
-        if limits:
-            return min(limits) if product is None else min(product, *limits)
-        return product
-
-    def prefix(self, level: int = 0) -> str:
-        """``"01:17PM 18/11/20 e/E s/S"``: the time and the counters from the outermost loop
-        down to ``level``."""
-        parts = [_time.strftime("%I:%M%p %d/%m/%y")]
-        for lvl in range(max(self._levels, level + 1) - 1, level - 1, -1):
-            total = self.total(lvl)
-            parts.append(f"{self._counts[lvl]}/{total}" if total is not None else
-                         str(self._counts[lvl]))
-        return " ".join(parts)
-
-    def write(self, line: str) -> None:
-        """Print one line of output (hooks without their own ``write`` use this)."""
-        print(line, flush=True)
-
-    def log(
-        self, x: Any, format: str = "", process_func: Callable[[Any], Any] | None = None
-    ) -> None:
-        """Print ``x`` with the time and counters: ``[time e/E s/S]: x``."""
-        self.write(f"[{self.prefix(0)}]: {render(x, format, process_func)}")
-
-    def modulo(self, trigger: str, modulo: int, exclude_1st: bool = False) -> bool:
-        """Whether the ``trigger`` count is a multiple of ``modulo`` (not 0 if ``exclude_1st``)."""
-        count = self._counts[trigger_level(trigger)]
-        return count % modulo == 0 and not (exclude_1st and count == 0)
-
     def to_hooks(self, **values: Any) -> None:
         """Pass ``values`` to the hooks created with ``spec=None``."""
         self._frame = sys._getframe(1)
@@ -469,110 +377,6 @@ class Monitor:
                 hook(dict(values), self)
         finally:
             self._frame = self._namespace = None
-
-    def summary(self, verbose: int = 0) -> str:
-        """Describe the counters (and with ``verbose`` the hooks)."""
-        text = ", ".join(f"{k} = {v}" for k, v in self.counters().items())
-        if verbose:
-            text += "".join(f"\n  {hook!r}" for hook in self.hooks)
-        return text
-
-    # -- outputs --------------------------------------------------------------------------
-    @property
-    def summary_writer(self) -> Any:
-        """A tensorboardX ``SummaryWriter`` on ``directory``, created on first use."""
-        if self._writer is None:
-            from tensorboardX import SummaryWriter
-
-            # A deep queue: logging every step must not wait for the writer thread each time.
-            self._writer = SummaryWriter(logdir=str(self._require_directory()), max_queue=1000,
-                                         flush_secs=30)
-            weakref.finalize(self, self._writer.close)
-        return self._writer
-
-    def _require_directory(self) -> pathlib.Path:
-        if self.directory is None:
-            raise _errors.ConfigError(
-                "this Monitor has no folder: pass Monitor(directory=...) or create it inside a "
-                "running fexp experiment"
-            )
-        return self.directory
-
-    @property
-    def checkpoint_directory(self) -> pathlib.Path:
-        """``{directory}/checkpoints``."""
-        return self._require_directory() / _layout.CHECKPOINT_DIR
-
-    @property
-    def checkpointers(self) -> list[Checkpointer]:
-        return [h for h in self.hooks if isinstance(h, Checkpointer)]
-
-    def save_checkpoint(
-        self,
-        objects: Mapping[str, Any],
-        *,
-        prefix: str = _checkpoint.DEFAULT_PREFIX,
-        keep: int | None = None,
-        best: _checkpoint.Best | None = None,
-        every: int | None = None,
-        metrics: Mapping[str, float] | None = None,
-    ) -> pathlib.Path:
-        """Save ``objects`` at the current step with the counters (the same step is replaced)."""
-        directory = self.checkpoint_directory
-        latest = _checkpoint.latest_step(directory, prefix)
-        positions = [(lp.level, self._counts[lp.level] - lp.starts[lp.level]) for lp in self._stack]
-        return _checkpoint.save(
-            directory, dict(objects), self.step, prefix=prefix, keep=keep,
-            overwrite=latest == self.step, keep_every_n_steps=every, metrics=metrics, best=best,
-            counters={**self.counters(), **_resume.positions_to_counters(positions)},
-        )
-
-    def checkpoint(self, **objects: Any) -> pathlib.Path | None:
-        """Save ``objects`` now, or with no arguments those of every Checkpointer's last save.
-
-        Safe to call from an interruption callback: the objects are the live ones, and a
-        checkpoint of the current step is replaced rather than refused.
-        """
-        if objects:
-            return self.save_checkpoint(objects, keep=self._ckpt_keep)
-        saved = None
-        for hook in self.checkpointers:
-            if hook.objects:
-                hook.save(self)
-                saved = _checkpoint.path_for(self.checkpoint_directory, self.step, hook.prefix)
-        return saved
-
-    def _interrupted(self, status: str) -> None:
-        if self._saved_at != self.step:  # not saved at the loop boundary already
-            self.checkpoint()
-
-    def load(
-        self,
-        directory: str | pathlib.Path | None = None,
-        step: int | None = None,
-        attempt: bool = True,
-        update_triggers: bool = True,
-        **objects: Any,
-    ) -> dict[str, Any]:
-        """Restore ``objects`` from the newest checkpoints holding them, and the counters.
-
-        Objects with ``load_state_dict`` (torch modules, optimizers), dicts, lists and numpy
-        arrays of the saved shape and dtype are restored in place; every restored value is
-        also returned as ``{name: value}`` (rebind from it what cannot change in place, e.g.
-        ``x = m.load(x=None)["x"]``). The counters continue from the checkpoint, and the
-        wrapped loops of the next pass skip the items the checkpointed pass had used, so
-        ``for epoch in m(range(E))`` goes on at the restored epoch and ends at E. With
-        ``attempt`` a missing checkpoint is not an error; a ``step`` that is not saved is.
-
-        Raises:
-            ExperimentStateError: ``step`` is not saved (e.g. deleted by ``ckpt_keep``), or
-                nothing holds an object and ``attempt`` is False.
-        """
-        folder = pathlib.Path(directory) if directory is not None else self._require_directory()
-        restored, record = _resume.restore(folder / _layout.CHECKPOINT_DIR, step, attempt, objects)
-        if update_triggers and record is not None:
-            self._set_counters(record.counters or {"step": record.step})
-        return restored
 
     def close(self) -> None:
         """Close the hooks and flush TensorBoard events."""

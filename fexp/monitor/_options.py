@@ -7,12 +7,19 @@ from typing import Any
 
 from fexp import _checkpoint, _errors
 
-from ._hooks import Checkpointer, Hook, Logger, Messenger, Probe, Timer
+from ._hooks import Checkpointer, Hook, Logger, Messenger, Timer
+from ._probe import Probe
 from ._specs import parse_specs
 from ._tensorboard import TensorboardLogger
 
-SUMMARIES = (("sca", "scalar"), ("hist", "histogram"), ("img", "image"), ("txt", "text"),
-             ("fig", "figure"), ("vid", "video"))
+SUMMARIES = (
+    ("sca", "scalar"),
+    ("hist", "histogram"),
+    ("img", "image"),
+    ("txt", "text"),
+    ("fig", "figure"),
+    ("vid", "video"),
+)
 
 
 def per_spec(value: Any, count: int, name: str) -> list[Any]:

@@ -36,8 +36,11 @@ def positions_from_counters(counters: Mapping[str, Any]) -> dict[int, tuple[int,
         match = _POSITION.match(str(key))
         if match and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             found.setdefault(int(match.group(1)), {})[match.group(2)] = value
-    return {depth: (entry["level"], entry["done"]) for depth, entry in found.items()
-            if set(entry) == {"level", "done"}}
+    return {
+        depth: (entry["level"], entry["done"])
+        for depth, entry in found.items()
+        if set(entry) == {"level", "done"}
+    }
 
 
 def in_place(target: Any, value: Any) -> Any:
@@ -54,9 +57,13 @@ def in_place(target: Any, value: Any) -> Any:
         return target
     shape, dtype = getattr(target, "shape", None), getattr(target, "dtype", None)
     flags = getattr(target, "flags", None)
-    if (shape is not None and shape == getattr(value, "shape", None)
-            and dtype == getattr(value, "dtype", None) and getattr(flags, "writeable", False)
-            and type(target).__module__ == "numpy"):
+    if (
+        shape is not None
+        and shape == getattr(value, "shape", None)
+        and dtype == getattr(value, "dtype", None)
+        and getattr(flags, "writeable", False)
+        and type(target).__module__ == "numpy"
+    ):
         import numpy as np
 
         np.copyto(target, value)
@@ -88,7 +95,9 @@ def restore(
             raise _errors.ExperimentStateError(
                 f"no checkpoint at step {step} to load: saved steps are "
                 f"{', '.join(map(str, saved)) or 'none'} (older ones are deleted as ckpt_keep "
-                "says); pass one of them, or step=None for the newest", source=str(directory))
+                "says); pass one of them, or step=None for the newest",
+                source=str(directory),
+            )
     chosen: dict[str, _checkpoint.CheckpointRecord] = {}
     for name in objects:
         holding = [r for r in found if name in r.keys]

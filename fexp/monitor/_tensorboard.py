@@ -20,12 +20,27 @@ if TYPE_CHECKING:
     from ._monitor import Monitor
 
 KINDS: tuple[str, ...] = (
-    "scalar", "histogram", "image", "text", "figure", "video", "pr_curve", "mesh",
+    "scalar",
+    "histogram",
+    "image",
+    "text",
+    "figure",
+    "video",
+    "pr_curve",
+    "mesh",
 )
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "image": ("nrow", "padding", "normalize", "value_range", "range", "scale_each", "pad_value"),
-    "video": ("nrow", "padding", "normalize", "value_range", "range", "scale_each", "pad_value",
-              "fps"),
+    "video": (
+        "nrow",
+        "padding",
+        "normalize",
+        "value_range",
+        "range",
+        "scale_each",
+        "pad_value",
+        "fps",
+    ),
     "histogram": ("bins", "max_bins"),
     "pr_curve": ("num_thresholds",),
 }
@@ -75,8 +90,10 @@ def make_grid(
     if normalize:
         x = x.astype(np.float32)
         parts = list(x) if scale_each else [x]
-        x = np.stack([_normalized(p, value_range) for p in parts]) if scale_each else _normalized(
-            x, value_range
+        x = (
+            np.stack([_normalized(p, value_range) for p in parts])
+            if scale_each
+            else _normalized(x, value_range)
         )
     batch, channels, height, width = x.shape
     if batch == 1:
@@ -84,8 +101,9 @@ def make_grid(
     columns = min(nrow, batch)
     rows = math.ceil(batch / columns)
     cell_h, cell_w = height + padding, width + padding
-    grid = np.full((channels, rows * cell_h + padding, columns * cell_w + padding), pad_value,
-                   dtype=x.dtype)
+    grid = np.full(
+        (channels, rows * cell_h + padding, columns * cell_w + padding), pad_value, dtype=x.dtype
+    )
     for k in range(batch):
         r, c = divmod(k, columns)
         top, left = r * cell_h + padding, c * cell_w + padding
@@ -121,8 +139,14 @@ def encode_gif(frames: Any, fps: float = 4.0) -> bytes:
 
     images = [Image.fromarray(frame) for frame in frames]
     buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                   duration=max(int(1000 / fps), 1), loop=0)
+    images[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(int(1000 / fps), 1),
+        loop=0,
+    )
     return buffer.getvalue()
 
 
@@ -186,9 +210,12 @@ class TensorboardLogger(Hook):
             value = self.fn(value)
         if isinstance(value, list):
             return [(f"{name}/{i}", v) for i, v in enumerate(value)]
-        whole = (self.type == "pr_curve" and "labels" in value) or (
-            self.type == "mesh" and "vertices" in value
-        ) if isinstance(value, Mapping) else False
+        whole = (
+            (self.type == "pr_curve" and "labels" in value)
+            or (self.type == "mesh" and "vertices" in value)
+            if isinstance(value, Mapping)
+            else False
+        )
         if isinstance(value, Mapping) and not whole:
             return [(f"{name}/{k}" if self.prepend else str(k), v) for k, v in value.items()]
         return [(name, value)]
@@ -237,6 +264,10 @@ class TensorboardLogger(Hook):
         fps = options.pop("fps", 4)
         frames = video_frames(value, **options)
         _, height, width, channels = frames.shape
-        image = Summary.Image(height=height, width=width, colorspace=channels,
-                              encoded_image_string=encode_gif(frames, fps))
+        image = Summary.Image(
+            height=height,
+            width=width,
+            colorspace=channels,
+            encoded_image_string=encode_gif(frames, fps),
+        )
         writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
