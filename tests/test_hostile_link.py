@@ -165,5 +165,4 @@ def test_fexp_home_that_is_a_file(fexp_cli: Cli, tmp_path: pathlib.Path,
 def test_help_works_with_a_wrong_typed_config(fexp_cli: Cli, clean_env: pathlib.Path) -> None:
     (clean_env / "config.yml").write_text("experiments: [1, 2]\nheader: 5\n")
     assert "Usage" in ok(fexp_cli("--help")).stdout
-
     refused(fexp_cli("experiments", "list"), "config.yml: key 'header' is a int")
