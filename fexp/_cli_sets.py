@@ -90,8 +90,9 @@ def link(
 ) -> None:
     """Register one experiment per configuration of a sweep (see also `fexp reduce`)."""
     with _sigterm_rolls_back():
-        _link(sweep, root, repeats, config, name, purpose, samples, seed, from_best, source, by,
-              keep)
+        _link(
+            sweep, root, repeats, config, name, purpose, samples, seed, from_best, source, by, keep
+        )
 
 
 @contextlib.contextmanager
@@ -112,9 +113,20 @@ def _sigterm_rolls_back() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _link(sweep: str | None, root: pathlib.Path, repeats: int, config: pathlib.Path | None,
-          name: str | None, purpose: str, samples: int | None, seed: int | None,
-          from_best: int | None, source: str | None, by: str | None, keep: str) -> None:
+def _link(
+    sweep: str | None,
+    root: pathlib.Path,
+    repeats: int,
+    config: pathlib.Path | None,
+    name: str | None,
+    purpose: str,
+    samples: int | None,
+    seed: int | None,
+    from_best: int | None,
+    source: str | None,
+    by: str | None,
+    keep: str,
+) -> None:
     xs = _set(root)
     if from_best is not None or source is not None or by is not None:
         from . import _reduce

@@ -91,7 +91,7 @@ def resolve(ref: str) -> type[Experiment]:
     except SystemExit as exc:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: importing {target!r} called sys.exit({exc.code!r}); "
-            "guard the module's script code with `if __name__ == \"__main__\":`"
+            'guard the module\'s script code with `if __name__ == "__main__":`'
         ) from None
     except Exception as exc:
         raise _errors.ConfigError(

@@ -59,8 +59,9 @@ def snapshot(root: pathlib.Path) -> dict[str, str]:
     return found
 
 
-def make_set(fexp_cli: Cli, where: pathlib.Path, sweep: str = "{lr: 0.1 | 0.2 | 0.3}"
-             ) -> pathlib.Path:
+def make_set(
+    fexp_cli: Cli, where: pathlib.Path, sweep: str = "{lr: 0.1 | 0.2 | 0.3}"
+) -> pathlib.Path:
     """A script-only set of three registered experiments (lr=0.1, lr=0.2, lr=0.3)."""
     where.mkdir(parents=True, exist_ok=True)
     (where / "s.sh").write_text(SCRIPT)
@@ -74,8 +75,11 @@ def make_set(fexp_cli: Cli, where: pathlib.Path, sweep: str = "{lr: 0.1 | 0.2 | 
 
 def members(bundle: pathlib.Path) -> dict[str, bytes]:
     with tarfile.open(bundle) as tar:
-        return {m.name: (tar.extractfile(m) or io.BytesIO()).read()
-                for m in tar.getmembers() if m.isfile()}
+        return {
+            m.name: (tar.extractfile(m) or io.BytesIO()).read()
+            for m in tar.getmembers()
+            if m.isfile()
+        }
 
 
 def write_bundle(path: pathlib.Path, files: dict[str, bytes]) -> pathlib.Path:
@@ -108,8 +112,7 @@ def read_only(path: pathlib.Path) -> Iterator[None]:
     if done.returncode != 0:
         pytest.skip(f"cannot bind-mount as root here: {done.stderr.decode()[:200]}")
     try:
-        remount = subprocess.run([mount, "-o", "remount,bind,ro", str(path)],
-                                 capture_output=True)
+        remount = subprocess.run([mount, "-o", "remount,bind,ro", str(path)], capture_output=True)
         if remount.returncode != 0:
             pytest.skip("cannot remount read-only here")
         yield

@@ -28,8 +28,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     exe = shutil.which("fexp") or "fexp"
 
     def cli(*args: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, env=env,
-                              timeout=600)
+        return subprocess.run(
+            [exe, *map(str, args)], capture_output=True, text=True, env=env, timeout=600
+        )
 
     root = make_set(cli, where / "src")
     ok(cli("export", "*", "-o", where / "b.tar.gz", "-r", root))
@@ -64,8 +65,9 @@ def _ref(tmp: pathlib.Path, bundle: pathlib.Path) -> pathlib.Path:
     return _with(bundle, {"set/experiment.yml": text.encode()})
 
 
-def test_import_never_imports_the_code_a_bundle_names(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                                      bundle: pathlib.Path) -> None:
+def test_import_never_imports_the_code_a_bundle_names(
+    fexp_cli: Cli, tmp_path: pathlib.Path, bundle: pathlib.Path
+) -> None:
     hostile = _ref(tmp_path, bundle)
     ok(fexp_cli("import", hostile, tmp_path / "there"))
     assert not (tmp_path / "evil" / "IMPORTED").exists()
@@ -116,53 +118,100 @@ def _gzip_of_text(bundle: pathlib.Path) -> pathlib.Path:
 
 Make = Callable[[pathlib.Path], pathlib.Path]
 BAD_BUNDLES: list[tuple[str, Make, str]] = [
-    ("python module member", lambda b: _with(b, {"set/sweep/evil.py": EVIL.encode()}),
-     "not part of an fexp bundle"),
-    ("pickle member", lambda b: _with(b, {"set/lr=0.1/model.pkl": b"\x80\x04K\x01."}),
-     "not part of an fexp bundle"),
-    ("top-level stranger", lambda b: _with(b, {"run.sh": b"rm -rf ~\n"}),
-     "not part of an fexp bundle"),
-    ("environment stranger", lambda b: _with(b, {"environment/setup.py": b"x\n"}),
-     "not part of an fexp bundle"),
-    ("generated folder", lambda b: _with(b, {"set/generated/params.yml": b"_name: g\n"}),
-     "not part of an fexp bundle"),
-    ("hidden experiment", lambda b: _with(b, {"set/.hidden/params.yml": b"_name: h\n"}),
-     "not part of an fexp bundle"),
+    (
+        "python module member",
+        lambda b: _with(b, {"set/sweep/evil.py": EVIL.encode()}),
+        "not part of an fexp bundle",
+    ),
+    (
+        "pickle member",
+        lambda b: _with(b, {"set/lr=0.1/model.pkl": b"\x80\x04K\x01."}),
+        "not part of an fexp bundle",
+    ),
+    (
+        "top-level stranger",
+        lambda b: _with(b, {"run.sh": b"rm -rf ~\n"}),
+        "not part of an fexp bundle",
+    ),
+    (
+        "environment stranger",
+        lambda b: _with(b, {"environment/setup.py": b"x\n"}),
+        "not part of an fexp bundle",
+    ),
+    (
+        "generated folder",
+        lambda b: _with(b, {"set/generated/params.yml": b"_name: g\n"}),
+        "not part of an fexp bundle",
+    ),
+    (
+        "hidden experiment",
+        lambda b: _with(b, {"set/.hidden/params.yml": b"_name: h\n"}),
+        "not part of an fexp bundle",
+    ),
     ("known member over the cap", _oversized_known, "more than the"),
-    ("symlink member", lambda b: _special(b, "set/lr=0.1/params.yml2", tarfile.SYMTYPE,
-                                          "/etc/passwd"), "is a link"),
-    ("hard link member", lambda b: _special(b, "set/defaults.yml2", tarfile.LNKTYPE,
-                                            "manifest.json"), "is a link"),
+    (
+        "symlink member",
+        lambda b: _special(b, "set/lr=0.1/params.yml2", tarfile.SYMTYPE, "/etc/passwd"),
+        "is a link",
+    ),
+    (
+        "hard link member",
+        lambda b: _special(b, "set/defaults.yml2", tarfile.LNKTYPE, "manifest.json"),
+        "is a link",
+    ),
     ("device member", lambda b: _special(b, "set/dev", tarfile.CHRTYPE), "device"),
     ("absolute member", lambda b: _with(b, {"/tmp/evil-fexp": b"x"}), "absolute path"),
     ("dotdot member", lambda b: _with(b, {"set/../../evil": b"x"}), "points outside"),
     ("gzip of text", _gzip_of_text, "not a readable tar archive"),
-    ("laughs experiment.yml", lambda b: _with(b, {"set/experiment.yml": LAUGHS.encode()}),
-     "alias"),
-    ("laughs params.yml", lambda b: _with(b, {"set/lr=0.1/params.yml": LAUGHS.encode()}),
-     "alias"),
-    ("dotdot name", lambda b: _with(b, {"set/experiment.yml": _state(b).replace(
-        "lr=0.1:", "../../victim:").encode()}), "corrupt"),
-    ("absolute name", lambda b: _with(b, {"set/experiment.yml": _state(b).replace(
-        "lr=0.1:", "/tmp/victim:").encode()}), "corrupt"),
-    ("no experiments mapping", lambda b: _with(b, {"set/experiment.yml": b"created: x\n"}),
-     "corrupt"),
+    ("laughs experiment.yml", lambda b: _with(b, {"set/experiment.yml": LAUGHS.encode()}), "alias"),
+    ("laughs params.yml", lambda b: _with(b, {"set/lr=0.1/params.yml": LAUGHS.encode()}), "alias"),
+    (
+        "dotdot name",
+        lambda b: _with(
+            b, {"set/experiment.yml": _state(b).replace("lr=0.1:", "../../victim:").encode()}
+        ),
+        "corrupt",
+    ),
+    (
+        "absolute name",
+        lambda b: _with(
+            b, {"set/experiment.yml": _state(b).replace("lr=0.1:", "/tmp/victim:").encode()}
+        ),
+        "corrupt",
+    ),
+    (
+        "no experiments mapping",
+        lambda b: _with(b, {"set/experiment.yml": b"created: x\n"}),
+        "corrupt",
+    ),
     ("empty params.yml", lambda b: _with(b, {"set/lr=0.2/params.yml": b""}), "empty"),
-    ("params.yml without _status", lambda b: _with(b, {"set/lr=0.2/params.yml": b"_name: x\n"}),
-     "_status"),
-    ("params.yml wrong _notes", lambda b: _with(
-        b, {"set/lr=0.2/params.yml": b"_name: x\n_status: registered\n_notes: 5\n"}),
-     "'_notes'"),
-    ("python tag", lambda b: _with(b, {"set/defaults.yml": b"a: !!python/object/apply:os.system"
-                                                          b" ['touch pwned']\n"}), "unsafe"),
+    (
+        "params.yml without _status",
+        lambda b: _with(b, {"set/lr=0.2/params.yml": b"_name: x\n"}),
+        "_status",
+    ),
+    (
+        "params.yml wrong _notes",
+        lambda b: _with(
+            b, {"set/lr=0.2/params.yml": b"_name: x\n_status: registered\n_notes: 5\n"}
+        ),
+        "'_notes'",
+    ),
+    (
+        "python tag",
+        lambda b: _with(
+            b, {"set/defaults.yml": b"a: !!python/object/apply:os.system ['touch pwned']\n"}
+        ),
+        "unsafe",
+    ),
     ("no script", lambda b: _with(b, {"set/script.sh": None}), "script.sh is missing"),
 ]
 
 
 @pytest.mark.parametrize("case", BAD_BUNDLES, ids=[c[0] for c in BAD_BUNDLES])
-def test_bad_bundles_are_refused_whole(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                       bundle: pathlib.Path,
-                                       case: tuple[str, Make, str]) -> None:
+def test_bad_bundles_are_refused_whole(
+    fexp_cli: Cli, tmp_path: pathlib.Path, bundle: pathlib.Path, case: tuple[str, Make, str]
+) -> None:
     _, make, fragment = case
     hostile = make(bundle)
     before = snapshot(tmp_path)

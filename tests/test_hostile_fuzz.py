@@ -20,8 +20,12 @@ from hypothesis import strategies as st
 
 from .hostile_helpers import make_set, snapshot
 
-FUZZ = settings(max_examples=int(os.environ.get("FEXP_FUZZ_EXAMPLES", "12")), deadline=None,
-                suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(
+    max_examples=int(os.environ.get("FEXP_FUZZ_EXAMPLES", "12")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 COMMANDS = [
     ["list", "-r", "{root}"],
     ["list", "-r", "{root}", "--json"],
@@ -54,8 +58,14 @@ class Lab:
 
     def cli(self, *args: object) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "FEXP_HOME": str(self.home)}
-        return subprocess.run([self.exe, *map(str, args)], capture_output=True, text=True,
-                              env=env, timeout=600, cwd=self.base)
+        return subprocess.run(
+            [self.exe, *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            cwd=self.base,
+        )
 
     def reset(self) -> dict[str, str]:
         shutil.rmtree(self.root)
@@ -63,8 +73,11 @@ class Lab:
         return self.outside()
 
     def outside(self) -> dict[str, str]:
-        return {k: v for k, v in snapshot(self.base).items()
-                if not k.startswith(("set/", "pristine/")) and k != "set"}
+        return {
+            k: v
+            for k, v in snapshot(self.base).items()
+            if not k.startswith(("set/", "pristine/")) and k != "set"
+        }
 
     def check(self, *args: object) -> subprocess.CompletedProcess[str]:
         before = self.outside()
@@ -82,9 +95,39 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     return Lab(tmp_path_factory.mktemp("fuzz"), tmp_path_factory.mktemp("fuzz_home"))
 
 
-_PIECES = ["{", "}", "[", "]", "|", ":", ", ", "&a ", "*a", "!!python/object:os.system ",
-           "'", '"', "lr", "epochs", "0.1", "1e-3", "-x", "..", "/", "\n", " ", "uniform(0, 1)",
-           "null", "~", "%", "@", "#", "\\", "\x00", "é", "a" * 50]
+_PIECES = [
+    "{",
+    "}",
+    "[",
+    "]",
+    "|",
+    ":",
+    ", ",
+    "&a ",
+    "*a",
+    "!!python/object:os.system ",
+    "'",
+    '"',
+    "lr",
+    "epochs",
+    "0.1",
+    "1e-3",
+    "-x",
+    "..",
+    "/",
+    "\n",
+    " ",
+    "uniform(0, 1)",
+    "null",
+    "~",
+    "%",
+    "@",
+    "#",
+    "\\",
+    "\x00",
+    "é",
+    "a" * 50,
+]
 sweeps = st.lists(st.sampled_from(_PIECES), max_size=25).map("".join) | st.text(max_size=60)
 
 
@@ -97,15 +140,36 @@ def test_fuzz_sweep_strings(lab: Lab, sweep: str) -> None:
     proc = lab.check("link", sweep, "-r", "{root}")
     if proc.returncode == 2:
         assert sorted(p.name for p in lab.root.iterdir() if p.is_dir()) == [
-            "lr=0.1", "lr=0.2", "lr=0.3"]
+            "lr=0.1",
+            "lr=0.2",
+            "lr=0.3",
+        ]
 
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
-    max_size=12)
-values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
-    st.text(max_size=5), kids, max_size=3), max_leaves=6)
-SPECIAL = ["_name", "_status", "_root", "_messages", "_notes", "_attempts", "_meta", "_version",
-           "_requeues", "_slurm", "_started", "lr"]
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3)
+    ),
+    max_leaves=6,
+)
+SPECIAL = [
+    "_name",
+    "_status",
+    "_root",
+    "_messages",
+    "_notes",
+    "_attempts",
+    "_meta",
+    "_version",
+    "_requeues",
+    "_slurm",
+    "_started",
+    "lr",
+]
 
 
 def _edit(text: str, key: str, value: object) -> str:
@@ -113,11 +177,33 @@ def _edit(text: str, key: str, value: object) -> str:
     return "\n".join([f"{key}: {json.dumps(value)}", *lines]) + "\n"
 
 
-raw_yaml = st.lists(st.sampled_from(["a: ", "&x ", "*x", "[", "]", "{", "}", "- ", "\n", "1",
-                                     "_name", "_status: ", "registered", "'", "!!binary ",
-                                     ": ", "#"]), max_size=20).map("".join)
-params_edits = st.tuples(st.sampled_from(SPECIAL), values).map(lambda kv: ("edit", kv)) | \
-    raw_yaml.map(lambda text: ("raw", text))
+raw_yaml = st.lists(
+    st.sampled_from(
+        [
+            "a: ",
+            "&x ",
+            "*x",
+            "[",
+            "]",
+            "{",
+            "}",
+            "- ",
+            "\n",
+            "1",
+            "_name",
+            "_status: ",
+            "registered",
+            "'",
+            "!!binary ",
+            ": ",
+            "#",
+        ]
+    ),
+    max_size=20,
+).map("".join)
+params_edits = st.tuples(st.sampled_from(SPECIAL), values).map(
+    lambda kv: ("edit", kv)
+) | raw_yaml.map(lambda text: ("raw", text))
 
 
 @FUZZ
@@ -134,9 +220,23 @@ def test_fuzz_params_yml_edits(lab: Lab, edit: tuple[str, object], command: list
     lab.check(*command)
 
 
-names = st.sampled_from(["../victim/exp", "{tmp}/victim/exp", "a/b", ".", "..", "", "lr=0.1",
-                         "lr=0.9", "-rf", ".hidden", "~", "generated", "x\\y"]) | st.text(
-    max_size=10)
+names = st.sampled_from(
+    [
+        "../victim/exp",
+        "{tmp}/victim/exp",
+        "a/b",
+        ".",
+        "..",
+        "",
+        "lr=0.1",
+        "lr=0.9",
+        "-rf",
+        ".hidden",
+        "~",
+        "generated",
+        "x\\y",
+    ]
+) | st.text(max_size=10)
 
 
 @st.composite
@@ -153,8 +253,7 @@ def state_edits(draw: st.DrawFn) -> tuple[str, object]:
 
 @FUZZ
 @given(edit=state_edits(), command=st.sampled_from(COMMANDS))
-def test_fuzz_experiment_yml_edits(lab: Lab, edit: tuple[str, object],
-                                   command: list[str]) -> None:
+def test_fuzz_experiment_yml_edits(lab: Lab, edit: tuple[str, object], command: list[str]) -> None:
     import yaml  # PyYAML: an independent writer, as a hand editor would be
 
     lab.reset()
@@ -162,8 +261,7 @@ def test_fuzz_experiment_yml_edits(lab: Lab, edit: tuple[str, object],
     state = yaml.safe_load(path.read_text())
     kind, payload = edit
     if kind == "names":
-        state["experiments"] = {str(n).replace("{tmp}", str(lab.base)): {} for n in
-                                payload}  # type: ignore[attr-defined]
+        state["experiments"] = {str(n).replace("{tmp}", str(lab.base)): {} for n in payload}  # type: ignore[attr-defined]
     elif kind == "experiments":
         state["experiments"] = payload
     elif kind == "drop":

@@ -35,8 +35,12 @@ def _interrupt_midway(root: pathlib.Path, signum: int) -> int:
     some of them (staged, or in the set); return its exit code."""
     exe = shutil.which("fexp")
     assert exe
-    proc = subprocess.Popen([exe, "link", SWEEP, "-r", str(root)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [exe, "link", SWEEP, "-r", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         written = sum(1 for p in root.rglob("params.yml")) - 3
@@ -50,22 +54,24 @@ def _interrupt_midway(root: pathlib.Path, signum: int) -> int:
     return proc.returncode
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
-                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
-def test_an_interrupted_link_leaves_no_orphan(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                              signum: int) -> None:
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"]
+)
+def test_an_interrupted_link_leaves_no_orphan(
+    fexp_cli: Cli, tmp_path: pathlib.Path, signum: int
+) -> None:
     root = make_set(fexp_cli, tmp_path)
     code = _interrupt_midway(root, signum)
     if signum != signal.SIGKILL:  # rolled back at once
         assert code == 130
         assert _entries(root) == {"lr=0.1", "lr=0.2", "lr=0.3"}
     assert ok(fexp_cli("link", "{lr: 0.5}", "-r", root)).stdout.strip() == "linked 1: lr=0.5"
-    assert _entries(root) == _managed(fexp_cli, root) == {"lr=0.1", "lr=0.2", "lr=0.3",
-                                                          "lr=0.5"}
+    assert _entries(root) == _managed(fexp_cli, root) == {"lr=0.1", "lr=0.2", "lr=0.3", "lr=0.5"}
 
 
-def test_a_link_killed_after_moving_its_folders_is_undone(fexp_cli: Cli,
-                                                          tmp_path: pathlib.Path) -> None:
+def test_a_link_killed_after_moving_its_folders_is_undone(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     """The window between moving the staged folders in and writing experiment.yml."""
     root = make_set(fexp_cli, tmp_path)
     orphan = root / "lr=0.5"
@@ -92,14 +98,19 @@ READ_ONLY = [
 
 
 @pytest.mark.parametrize("argv", READ_ONLY, ids=[a[0] for a in READ_ONLY])
-def test_a_read_only_set_is_one_paragraph(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                          argv: list[str]) -> None:
+def test_a_read_only_set_is_one_paragraph(
+    fexp_cli: Cli, tmp_path: pathlib.Path, argv: list[str]
+) -> None:
     root = make_set(fexp_cli, tmp_path)
     moved = tmp_path / "moved"
     if "{moved}" in argv:  # relink must re-root a moved set: it has to write
         root = root.rename(moved)
-    args = [a.replace("{root}", str(root)).replace("{tmp}", str(tmp_path))
-            .replace("{moved}", str(moved)) for a in argv]
+    args = [
+        a.replace("{root}", str(root))
+        .replace("{tmp}", str(tmp_path))
+        .replace("{moved}", str(moved))
+        for a in argv
+    ]
     before = snapshot(tmp_path)
     with read_only(root):
         refused(fexp_cli(*args), "read-only")
@@ -114,8 +125,13 @@ def _limited(limit: int) -> None:  # runs in the child before exec
 def _run_limited(args: list[object], limit: int) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("fexp")
     assert exe
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True,
-                          preexec_fn=lambda: _limited(limit), timeout=600)
+    return subprocess.run(
+        [exe, *map(str, args)],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: _limited(limit),
+        timeout=600,
+    )
 
 
 def test_a_full_disk_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
@@ -129,8 +145,13 @@ def test_a_full_disk_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Pat
 def test_a_full_tmpfs_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs",
-                                            str(disk)], capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root")
     try:
         root = make_set(fexp_cli, disk)
@@ -144,19 +165,43 @@ def test_a_full_tmpfs_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Pa
 def test_init_that_fails_midway_leaves_no_half_made_set(tmp_path: pathlib.Path) -> None:
     (tmp_path / "d.yml").write_text("lr: 0.1\n")
     (tmp_path / "s.sh").write_text("#!/bin/bash\n" + "# padding\n" * 5000)
-    refused(_run_limited(["init", "--script", tmp_path / "s.sh", "--defaults",
-                          tmp_path / "d.yml", "-r", tmp_path / "a" / "b"], 20_000), "stopped")
+    refused(
+        _run_limited(
+            [
+                "init",
+                "--script",
+                tmp_path / "s.sh",
+                "--defaults",
+                tmp_path / "d.yml",
+                "-r",
+                tmp_path / "a" / "b",
+            ],
+            20_000,
+        ),
+        "stopped",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yml", "s.sh"]
 
 
-def test_fexp_home_that_is_a_file(fexp_cli: Cli, tmp_path: pathlib.Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fexp_home_that_is_a_file(
+    fexp_cli: Cli, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "home").write_text("not a folder\n")
     (tmp_path / "d.yml").write_text("lr: 0.1\n")
     (tmp_path / "s.sh").write_text("#!/bin/bash\n")
     monkeypatch.setenv("FEXP_HOME", str(tmp_path / "home"))
-    refused(fexp_cli("init", "--script", tmp_path / "s.sh", "--defaults", tmp_path / "d.yml",
-                     "-r", tmp_path / "new"), "FEXP_HOME")
+    refused(
+        fexp_cli(
+            "init",
+            "--script",
+            tmp_path / "s.sh",
+            "--defaults",
+            tmp_path / "d.yml",
+            "-r",
+            tmp_path / "new",
+        ),
+        "FEXP_HOME",
+    )
     assert not (tmp_path / "new").exists()
     refused(fexp_cli("experiments", "list"), "is not a folder")
     refused(fexp_cli("config", "show"), "is not a folder")

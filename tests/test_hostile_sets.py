@@ -29,8 +29,9 @@ def test_clean_deletes_only_what_unlink_removed(fexp_cli: Cli, tmp_path: pathlib
     assert (root / "data" / "params.yml").exists() and (root / "copied" / "params.yml").exists()
 
 
-def test_clean_refuses_an_unlinked_folder_turned_into_a_link(fexp_cli: Cli,
-                                                              tmp_path: pathlib.Path) -> None:
+def test_clean_refuses_an_unlinked_folder_turned_into_a_link(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = make_set(fexp_cli, tmp_path)
     ok(fexp_cli("unlink", "lr=0.1", "-r", root))
     (tmp_path / "precious").mkdir()
@@ -59,8 +60,9 @@ def test_rm_of_an_experiment_unlinks_it(fexp_cli: Cli, tmp_path: pathlib.Path) -
     ok(fexp_cli("run", "*", "-r", root))  # nothing is missing any more
 
 
-def test_rm_force_deletes_a_set_holding_foreign_files(fexp_cli: Cli,
-                                                      tmp_path: pathlib.Path) -> None:
+def test_rm_force_deletes_a_set_holding_foreign_files(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     root = make_set(fexp_cli, tmp_path)
     ok(fexp_cli("run", "*", "-r", root))
     ok(fexp_cli("note", "x", "*", "-r", root))
@@ -74,8 +76,7 @@ def test_rm_force_deletes_a_set_holding_foreign_files(fexp_cli: Cli,
 
 
 # -- item 4: a corrupt experiment is one corrupt row, never run ----------------------------
-def test_empty_params_yml_is_corrupt_and_never_runs(fexp_cli: Cli,
-                                                     tmp_path: pathlib.Path) -> None:
+def test_empty_params_yml_is_corrupt_and_never_runs(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
     root = make_set(fexp_cli, tmp_path)
     (root / "lr=0.1" / "params.yml").write_text("")
     (root / "lr=0.2" / "params.yml").write_text("lr: 0.2\n")  # no _name, no _status
@@ -99,14 +100,16 @@ BROKEN = {
 }
 
 
-def test_wrong_typed_special_keys_make_one_corrupt_row(fexp_cli: Cli,
-                                                        tmp_path: pathlib.Path) -> None:
+def test_wrong_typed_special_keys_make_one_corrupt_row(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     for key, line in BROKEN.items():
         root = make_set(fexp_cli, tmp_path / key.strip("_"))
         path = root / "lr=0.2" / "params.yml"
         path.write_text(path.read_text().replace(f"{key}:", "_was:", 1) + line)
         (root / "lr=0.3" / "messages.jsonl").write_text(
-            '{"t": 1.0, "m": {"loss": 0.5}, "step": 1}\n')
+            '{"t": 1.0, "m": {"loss": 0.5}, "step": 1}\n'
+        )
         rows = _rows(fexp_cli, root)
         assert rows["lr=0.2"]["status"] == "corrupt", key
         assert key in str(rows["lr=0.2"]["error"])
@@ -132,8 +135,9 @@ def test_bad_message_records_make_one_corrupt_row(fexp_cli: Cli, tmp_path: pathl
     ok(fexp_cli("list", "-r", root, "--csv"))
 
 
-def test_list_all_sets_shows_a_corrupt_set_as_one_row(fexp_cli: Cli,
-                                                       tmp_path: pathlib.Path) -> None:
+def test_list_all_sets_shows_a_corrupt_set_as_one_row(
+    fexp_cli: Cli, tmp_path: pathlib.Path
+) -> None:
     good = make_set(fexp_cli, tmp_path / "good")
     bad = make_set(fexp_cli, tmp_path / "bad")
     (bad / "experiment.yml").write_text("experiments: [\n")
