@@ -89,9 +89,26 @@ def link(
     keep: Annotated[str, typer.Option("--keep", help="reduce: min or max is best")] = "min",
 ) -> None:
     """Register one experiment per configuration of a sweep (see also `fexp reduce`)."""
+    common: dict[str, Any] = {
+        "config": config,
+        "samples": samples,
+        "repeats": repeats,
+        "name": name,
+        "purpose": purpose,
+    }
     with _sigterm_rolls_back():
-        _link(sweep, root, repeats, config, name, purpose, samples, seed, from_best, source, by,
-              keep)
+        xs = _set(root)
+        if from_best is not None or source is not None or by is not None:
+            from . import _reduce
+
+            reduced = _reduce.from_link_options(
+                xs, sweep, source=source, best=from_best, by=by, keep=keep, **common
+            )
+            print(reduced.render())
+            return
+        names = xs.link(sweep, seed=seed, **common)
+    shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+    print(f"linked {len(names)}: {shown}")
 
 
 @contextlib.contextmanager
@@ -110,41 +127,6 @@ def _sigterm_rolls_back() -> Iterator[None]:
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _link(sweep: str | None, root: pathlib.Path, repeats: int, config: pathlib.Path | None,
-          name: str | None, purpose: str, samples: int | None, seed: int | None,
-          from_best: int | None, source: str | None, by: str | None, keep: str) -> None:
-    xs = _set(root)
-    if from_best is not None or source is not None or by is not None:
-        from . import _reduce
-
-        reduced = _reduce.from_link_options(
-            xs,
-            sweep,
-            source=source,
-            best=from_best,
-            by=by,
-            keep=keep,
-            config=config,
-            samples=samples,
-            repeats=repeats,
-            name=name,
-            purpose=purpose,
-        )
-        print(reduced.render())
-        return
-    names = xs.link(
-        sweep,
-        config=config,
-        repeats=repeats,
-        name=name,
-        purpose=purpose,
-        samples=samples,
-        seed=seed,
-    )
-    shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
-    print(f"linked {len(names)}: {shown}")
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -138,12 +138,7 @@ class ExperimentSet:
             )
         exp_cls = resolve_experiment(experiment) if experiment is not None else None
         _config.load()  # a broken global config is reported before anything is written
-        made = [xs.paths.defaults, xs.paths.script, xs.paths.state, xs.paths.lock,
-                xs.root / _layout.sidecar_name(_layout.SET_FILE)]
-        made = [p for p in made if not p.exists()]
-        folders = [p for p in [xs.root, *xs.root.parents] if not p.exists()]
-        xs.root.mkdir(parents=True, exist_ok=True)
-        try:
+        with _undone_on_failure(xs):
             with xs.locked():
                 xs._write_definition(exp_cls, script, defaults, env)
                 state: dict[str, Any] = {
@@ -157,14 +152,6 @@ class ExperimentSet:
                 }
                 xs._write_state(state)
             _config.add_set(xs.root)
-        except BaseException:
-            # No half-made set: remove what this call made, and the folders it created.
-            for path in made:
-                path.unlink(missing_ok=True)
-            for folder in folders:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            raise
         return xs
 
     def _write_definition(
@@ -482,6 +469,26 @@ class ExperimentSet:
 
     def __iter__(self) -> Iterator[pathlib.Path]:
         return iter(self.root / n for n in self.state()["experiments"])
+
+
+@contextlib.contextmanager
+def _undone_on_failure(xs: ExperimentSet) -> Iterator[None]:
+    """Create the set's folder; if the block fails, remove the files it made there and the
+    folders this call created, so a failed ``init`` leaves no half-made set."""
+    made = [xs.paths.defaults, xs.paths.script, xs.paths.state, xs.paths.lock,
+            xs.root / _layout.sidecar_name(_layout.SET_FILE)]  # fmt: skip
+    made = [p for p in made if not p.exists()]
+    folders = [p for p in [xs.root, *xs.root.parents] if not p.exists()]
+    xs.root.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for path in made:
+            path.unlink(missing_ok=True)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def resolve_experiment(experiment: str | type[Experiment]) -> type[Experiment]:

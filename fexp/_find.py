@@ -30,16 +30,13 @@ def row_from_data(
     a params.yml or log of the wrong shape gives one ``corrupt`` row."""
     from ._core import records as rules
 
-    problem = rules.params_problem(data)
+    if records is None and not rules.params_problem(data):
+        records = _messages.read(directory / _layout.MESSAGES_FILE)
+    problem = rules.params_problem(data) or rules.records_problem(records or [])
     if problem:
         return corrupt_row(directory, set_root, problem)
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
     messages = dict(data.get("_messages") or {})
-    if records is None:
-        records = _messages.read(directory / _layout.MESSAGES_FILE)
-    problem = rules.records_problem(records)
-    if problem:
-        return corrupt_row(directory, set_root, problem)
     if records:
         messages.update(_messages.replay(records))
     return {

@@ -185,15 +185,11 @@ def _write(
                 folder = _naming.unique_name(base, taken)
             taken.add(folder)
             taken_lower.add(folder.lower())
-            directory = staging / folder
-            directory.mkdir()
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
-                    + _render.render_param_lines(params, helps))
-            # The folder is staged, unseen by any reader until it is moved into the set.
-            path = directory / _layout.PARAMS_FILE
+                    + _render.render_param_lines(params, helps))  # fmt: skip
             data = {"_name": folder, **shared, **params}
-            _index.remember(path, data, _atomic.create_new(path, text), new=True)
+            _stage(staging / folder, text, data)
             state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
             index.append((xs.root / folder, data))
             final.append(folder)
@@ -202,11 +198,10 @@ def _write(
     except BaseException:
         for directory in placed:
             shutil.rmtree(directory, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        (xs.root / JOURNAL).unlink(missing_ok=True)
         raise
-    (xs.root / JOURNAL).unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        (xs.root / JOURNAL).unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     _index.record(xs.root, index)
     return final
 
@@ -218,6 +213,15 @@ def _write(
 # clean) removes them, so no orphan is ever renamed ``..._1``.
 STAGING_PREFIX = ".fexp-staging-"
 JOURNAL = ".fexp-link-journal.json"
+
+
+def _stage(directory: pathlib.Path, text: str, data: dict[str, Any]) -> None:
+    """Write one experiment folder in the staging folder, unseen by any reader."""
+    from . import _index
+
+    directory.mkdir()
+    path = directory / _layout.PARAMS_FILE
+    _index.remember(path, data, _atomic.create_new(path, text), new=True)
 
 
 def _place(xs: ExperimentSet, staging: pathlib.Path, names: list[str],

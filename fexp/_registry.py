@@ -64,17 +64,8 @@ def _load_file_module(path: pathlib.Path, ref: str) -> Any:
     return module
 
 
-def resolve(ref: str) -> type[Experiment]:
-    """Import and return the Experiment class a reference names.
-
-    Raises:
-        ConfigError: malformed reference, missing module/file/attribute, or not an experiment.
-            An exception raised while importing the user's module is reported with its
-            type and text (the module is broken, not fexp).
-    """
-    from ._experiment import Experiment
-
-    target, attr = split_reference(ref)
+def _import_target(target: str, ref: str) -> Any:
+    """Import the module (or file) a reference names; its failures become ConfigErrors."""
     try:
         if target.endswith(".py") or "/" in target or "\\" in target:
             module = _load_file_module(pathlib.Path(target).resolve(), ref)
@@ -91,13 +82,28 @@ def resolve(ref: str) -> type[Experiment]:
     except SystemExit as exc:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: importing {target!r} called sys.exit({exc.code!r}); "
-            "guard the module's script code with `if __name__ == \"__main__\":`"
+            'guard the module\'s script code with `if __name__ == "__main__":`'
         ) from None
     except Exception as exc:
         raise _errors.ConfigError(
             f"experiment reference {ref!r}: importing {target!r} failed with "
             f"{type(exc).__name__}: {exc}"
         ) from None
+    return module
+
+
+def resolve(ref: str) -> type[Experiment]:
+    """Import and return the Experiment class a reference names.
+
+    Raises:
+        ConfigError: malformed reference, missing module/file/attribute, or not an experiment.
+            An exception raised while importing the user's module is reported with its
+            type and text (the module is broken, not fexp).
+    """
+    from ._experiment import Experiment
+
+    target, attr = split_reference(ref)
+    module = _import_target(target, ref)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):

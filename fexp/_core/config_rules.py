@@ -33,15 +33,19 @@ def config_problem(data: Mapping[str, Any]) -> str | None:
         value = data.get(key)
         if value is not None and not isinstance(value, types):
             return f"key {key!r} is a {type(value).__name__}, expected {expected}"
-    for key, types in (("header", str), ("sets", str), ("meta", str)):
-        if not all(isinstance(v, types) for v in data.get(key) or []):
+    for key in ("header", "sets", "meta"):
+        if not all(isinstance(v, str) for v in data.get(key) or []):
             return f"key {key!r} must hold texts only"
     for name, entry in (data.get("experiments") or {}).items():
-        if not isinstance(name, str) or not isinstance(entry, dict) or not isinstance(
-            entry.get("ref"), str
+        if (
+            not isinstance(name, str)
+            or not isinstance(entry, dict)
+            or not isinstance(entry.get("ref"), str)
         ):
-            return (f"experiment {limits.clip(repr(name))} must be a mapping with a 'ref' "
-                    "text (module:attr)")
+            return (
+                f"experiment {limits.clip(repr(name))} must be a mapping with a 'ref' "
+                "text (module:attr)"
+            )
         if not isinstance(entry.get("description") or "", str):
             return f"the description of experiment {name!r} must be a text"
     return None

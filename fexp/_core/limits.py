@@ -51,6 +51,8 @@ def bound_message(text: str) -> str:
 def check_count(count: int, what: str) -> str | None:
     """A reason to refuse registering ``count`` experiments, or None when it is allowed."""
     if count > MAX_EXPERIMENTS:
-        return (f"{what} asks for {count:,} experiments; one request may register at most "
-                f"{MAX_EXPERIMENTS:,} (fexp's documented limit): split it")
+        return (
+            f"{what} asks for {count:,} experiments; one request may register at most "
+            f"{MAX_EXPERIMENTS:,} (fexp's documented limit): split it"
+        )
     return None

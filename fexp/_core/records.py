@@ -44,8 +44,10 @@ def params_problem(data: Mapping[str, Any]) -> str | None:
         return "corrupt: params.yml is empty (fexp always writes _name and _status)"
     missing = [k for k in REQUIRED if k not in data]
     if missing:
-        return (f"corrupt: params.yml has no {' or '.join(missing)} (fexp always writes them); "
-                "it is never run")
+        return (
+            f"corrupt: params.yml has no {' or '.join(missing)} (fexp always writes them); "
+            "it is never run"
+        )
     for key, types in _SHAPES.items():
         value = data.get(key)
         if value is None and key not in REQUIRED:
@@ -71,8 +73,9 @@ def record_problem(record: Mapping[str, Any]) -> str | None:
         if value is None and not required:
             continue
         if isinstance(value, bool) or not isinstance(value, _NUMBER):
-            return f"corrupt message record: {key!r} is {limits.clip(repr(value), 40)}, " \
-                   "not a number"
+            return (
+                f"corrupt message record: {key!r} is {limits.clip(repr(value), 40)}, not a number"
+            )
     if not isinstance(record.get("m"), dict):
         return "corrupt message record: 'm' is not a mapping"
     if record.get("keep", "latest") not in ("latest", "min", "max"):

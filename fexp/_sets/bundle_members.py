@@ -48,13 +48,19 @@ def _known(parts: tuple[str, ...], is_dir: bool) -> bool:
         return (parts[0] == ENV_PREFIX and parts[1] in ENV_FILES) or (
             parts[0] == SET_PREFIX and parts[1] in SET_FILES
         )
-    return (len(parts) == 3 and parts[0] == SET_PREFIX and _experiment_folder(parts[1])
-            and parts[2] == _layout.PARAMS_FILE)
+    return (
+        len(parts) == 3
+        and parts[0] == SET_PREFIX
+        and _experiment_folder(parts[1])
+        and parts[2] == _layout.PARAMS_FILE
+    )
 
 
 def _experiment_folder(name: str) -> bool:
-    return name_rules.stored_name_problem(name) is None and name not in SET_FILES and (
-        name != _layout.GENERATED_DIR
+    return (
+        name_rules.stored_name_problem(name) is None
+        and name not in SET_FILES
+        and (name != _layout.GENERATED_DIR)
     )
 
 
@@ -72,11 +78,17 @@ def check_member(bundle: pathlib.Path, member: tarfile.TarInfo) -> pathlib.PureP
         raise bad(bundle, f"member {shown} is {kind}; a bundle holds only files and folders")
     parts = tuple(p for p in path.parts if p not in ("", "."))
     if not parts or not _known(parts, member.isdir()):
-        raise bad(bundle, f"member {shown} is not part of an fexp bundle (only the files "
-                          "`fexp export` writes are accepted); refusing the whole bundle")
+        raise bad(
+            bundle,
+            f"member {shown} is not part of an fexp bundle (only the files "
+            "`fexp export` writes are accepted); refusing the whole bundle",
+        )
     if member.size > limits.MAX_BUNDLE_MEMBER:
-        raise bad(bundle, f"member {shown} is {member.size:,} bytes, more than the "
-                          f"{limits.MAX_BUNDLE_MEMBER:,} a bundle member may hold")
+        raise bad(
+            bundle,
+            f"member {shown} is {member.size:,} bytes, more than the "
+            f"{limits.MAX_BUNDLE_MEMBER:,} a bundle member may hold",
+        )
     return pathlib.PurePosixPath(*parts)
 
 
@@ -98,13 +110,18 @@ def read_members(bundle: pathlib.Path) -> Contents:
                     raise bad(bundle, f"member {str(path)!r} appears twice")
                 total += member.size
                 if total > limits.MAX_BUNDLE_TOTAL or len(contents) >= limits.MAX_BUNDLE_MEMBERS:
-                    raise bad(bundle, f"the bundle holds more than {limits.MAX_BUNDLE_TOTAL:,} "
-                                      f"bytes or {limits.MAX_BUNDLE_MEMBERS:,} members")
+                    raise bad(
+                        bundle,
+                        f"the bundle holds more than {limits.MAX_BUNDLE_TOTAL:,} "
+                        f"bytes or {limits.MAX_BUNDLE_MEMBERS:,} members",
+                    )
                 handle = tar.extractfile(member) if member.isfile() else None
                 data = handle.read(limits.MAX_BUNDLE_MEMBER + 1) if handle else None
                 contents[path] = data
     except (tarfile.TarError, EOFError, OSError, ValueError, MemoryError) as exc:
         detail = limits.clip(str(exc), 120)
-        raise bad(bundle, f"not a readable tar archive ({detail}); give the .tar.gz written "
-                          "by `fexp export`") from None
+        raise bad(
+            bundle,
+            f"not a readable tar archive ({detail}); give the .tar.gz written by `fexp export`",
+        ) from None
     return contents

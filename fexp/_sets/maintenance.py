@@ -56,8 +56,9 @@ def read_all(xs: ExperimentSet, names: list[str], action: str) -> dict[str, dict
     return found
 
 
-def update_all(xs: ExperimentSet, pattern: str | None, action: str,
-               change: Callable[[dict[str, Any]], None]) -> list[str]:
+def update_all(
+    xs: ExperimentSet, pattern: str | None, action: str, change: Callable[[dict[str, Any]], None]
+) -> list[str]:
     """Apply ``change`` to the params.yml of every experiment matching ``pattern``, all or
     nothing (the caller holds the set's lock)."""
     names = xs.names(pattern)
@@ -92,9 +93,13 @@ def unmanaged(xs: ExperimentSet) -> list[str]:
     from .._core import names as rules
 
     managed = xs.state()["experiments"]
-    return [d.name for d in _find.experiment_dirs(xs.root)
-            if d.name not in managed and not d.is_symlink()
-            and rules.stored_name_problem(d.name) is None]
+    return [
+        d.name
+        for d in _find.experiment_dirs(xs.root)
+        if d.name not in managed
+        and not d.is_symlink()
+        and rules.stored_name_problem(d.name) is None
+    ]
 
 
 def cleanable(xs: ExperimentSet) -> list[str]:
@@ -137,9 +142,11 @@ def clean(xs: ExperimentSet) -> list[str]:
         state = xs.state()
         for name in doomed:
             shutil.rmtree(xs.root / name)
-        kept = [n for n in _unlinked(state)
-                if n not in doomed and n not in state["experiments"]
-                and os.path.lexists(xs.root / n)]
+        kept = [
+            n
+            for n in _unlinked(state)
+            if n not in doomed and n not in state["experiments"] and os.path.lexists(xs.root / n)
+        ]
         if kept != _unlinked(state):
             state[UNLINKED_KEY] = kept
             xs._write_state(state)

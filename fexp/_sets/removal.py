@@ -15,10 +15,18 @@ import shutil
 from .. import _errors, _index, _layout
 
 # What a set's own folder holds besides its experiment folders.
-_SET_ENTRIES = frozenset({
-    _layout.DEFAULTS_FILE, _layout.SCRIPT_FILE, _layout.SET_FILE, _layout.LOCK_FILE,
-    _layout.INDEX_FILE, _layout.GENERATED_DIR, _layout.CONFIGS_DIR, _layout.SERVICES_FILE,
-})
+_SET_ENTRIES = frozenset(
+    {
+        _layout.DEFAULTS_FILE,
+        _layout.SCRIPT_FILE,
+        _layout.SET_FILE,
+        _layout.LOCK_FILE,
+        _layout.INDEX_FILE,
+        _layout.GENERATED_DIR,
+        _layout.CONFIGS_DIR,
+        _layout.SERVICES_FILE,
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,39 +69,59 @@ def plan(directory: pathlib.Path, *, force: bool) -> Removal:
         ConfigError: a link, not a folder, not a set or experiment, a corrupt set file,
             or (without ``force``) a folder holding files fexp does not write.
     """
-    from .. import _yaml
-    from .._store import set_state
-
     path = directory.absolute()
     if path.is_symlink():
-        raise _refuse(directory, "is a symbolic link; rm follows no link. Give the real "
-                                 "folder, or remove the link itself with the shell's rm")
+        raise _refuse(
+            directory,
+            "is a symbolic link; rm follows no link. Give the real "
+            "folder, or remove the link itself with the shell's rm",
+        )
     if not path.is_dir():
-        raise _refuse(directory, "not an experiment set or experiment folder; refusing to "
-                                 "delete")
+        raise _refuse(directory, "not an experiment set or experiment folder; refusing to delete")
     if (path / _layout.SET_FILE).exists():
-        try:
-            data = _yaml.read(path / _layout.SET_FILE)
-        except _errors.FexpError as exc:
-            raise _refuse(directory, f"its {_layout.SET_FILE} cannot be read ({exc.detail}); "
-                                     "not deleting what may not be an fexp set") from None
-        if not set_state.is_fexp_state(data):
-            raise _refuse(directory, f"its {_layout.SET_FILE} was not written by fexp (no "
-                                     "'created' and 'experiments' keys); refusing to delete")
-        foreign = sorted(n for n in _listdir(path) if not _fexp_entry(path, n))
-        if foreign and not force:
-            shown = ", ".join(repr(n) for n in foreign[:3])
-            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            raise _refuse(directory, f"the set also holds {shown}{more}, which fexp did not "
-                                     "write; move them out, or pass --force to delete them too")
+        _check_set(directory, path, force)
         return Removal(path, "set")
     if (path / _layout.PARAMS_FILE).exists():
         if not force and not _is_fexp_params(path):
-            raise _refuse(directory, f"its {_layout.PARAMS_FILE} was not written by fexp (no "
-                                     "_name/_status); pass --force to delete it anyway")
+            raise _refuse(
+                directory,
+                f"its {_layout.PARAMS_FILE} was not written by fexp (no "
+                "_name/_status); pass --force to delete it anyway",
+            )
         parent = path.parent if (path.parent / _layout.SET_FILE).exists() else None
         return Removal(path, "experiment", parent)
     raise _refuse(directory, "not an experiment set or experiment folder; refusing to delete")
+
+
+def _check_set(directory: pathlib.Path, path: pathlib.Path, force: bool) -> None:
+    """Refuse a set folder fexp may not have made, or (without ``force``) one holding
+    files fexp does not write."""
+    from .. import _yaml
+    from .._store import set_state
+
+    try:
+        data = _yaml.read(path / _layout.SET_FILE)
+    except _errors.FexpError as exc:
+        raise _refuse(
+            directory,
+            f"its {_layout.SET_FILE} cannot be read ({exc.detail}); "
+            "not deleting what may not be an fexp set",
+        ) from None
+    if not set_state.is_fexp_state(data):
+        raise _refuse(
+            directory,
+            f"its {_layout.SET_FILE} was not written by fexp (no "
+            "'created' and 'experiments' keys); refusing to delete",
+        )
+    foreign = sorted(n for n in _listdir(path) if not _fexp_entry(path, n))
+    if foreign and not force:
+        shown = ", ".join(repr(n) for n in foreign[:3])
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise _refuse(
+            directory,
+            f"the set also holds {shown}{more}, which fexp did not "
+            "write; move them out, or pass --force to delete them too",
+        )
 
 
 def _listdir(path: pathlib.Path) -> list[str]:

@@ -48,6 +48,8 @@ def check_state(data: dict[str, Any], root: pathlib.Path, path: pathlib.Path) ->
 
 def is_fexp_state(data: Any) -> bool:
     """Whether parsed experiment.yml data looks like one fexp wrote (for ``fexp rm``)."""
-    return isinstance(data, dict) and all(k in data for k in REQUIRED_KEYS) and isinstance(
-        data.get("experiments"), dict
+    return (
+        isinstance(data, dict)
+        and all(k in data for k in REQUIRED_KEYS)
+        and isinstance(data.get("experiments"), dict)
     )
