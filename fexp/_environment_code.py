@@ -28,6 +28,7 @@ SOURCE_SUFFIXES = frozenset(
     ".ini .yaml .yml .json".split()
 )
 MAX_UNTRACKED = 1000
+MAX_STAMPED = 10_000  # untracked files whose stat is part of the identity (.gitignore too)
 # A file changed this close to the git run may not be in git's answer: do not cache that.
 _RACY_NS = 100_000_000
 
@@ -261,7 +262,7 @@ def _fresh_code(
         untracked=untracked,
         diff=_diff_file(top, commit, diff, untracked) if dirty or untracked else b"",
     )
-    stamped = sorted(_folders([*tracked, *untracked_all])) + tracked
+    stamped = sorted(_folders([*tracked, *untracked_all])) + tracked + untracked_all[:MAX_STAMPED]
     return snapshot, stamped, started
 
 
