@@ -66,9 +66,13 @@ class EnvSnapshot:
 
 
 def _normalize(name: str) -> str:
-    import re
+    """PEP 503's normal form of a distribution name (``Foo_Bar.baz`` -> ``foo-bar-baz``)."""
+    plain = name.lower().replace("_", "-").replace(".", "-")
+    if "--" in plain:
+        import re
 
-    return re.sub(r"[-_.]+", "-", name).lower()
+        plain = re.sub("-+", "-", plain)
+    return plain
 
 
 _DIST_SUFFIXES = (".dist-info", ".egg-info")

@@ -159,3 +159,39 @@ def test_cuda_version_only_from_an_imported_torch(monkeypatch: pytest.MonkeyPatc
     fake.version = types.SimpleNamespace(cuda="12.1")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torch", fake)
     assert _environment.accelerator_versions(text)["cuda"] == "12.1"
+
+
+def test_an_edit_only_asks_git_for_the_diff(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists of files are cached apart from the diff: after an edit that adds or removes
+    no file, one git process (the diff, still without the force-added ignored file)."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "f.py").write_text("x = 1\n")
+    (repo / "forced.log").write_text("a\n")
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "forced.log")
+    git(repo, "commit", "-qm", "one")
+    monkeypatch.setattr(_environment_code, "_RACY_NS", -(10**12))  # cache despite fresh edits
+    asked: list[list[str]] = []
+    real = _environment_code._meta.run_git_commands
+
+    def counting(folder: str, commands: dict[str, list[str]]) -> object:
+        asked.append(sorted(commands))
+        return real(folder, commands)
+
+    monkeypatch.setattr(_environment_code._meta, "run_git_commands", counting)
+    cache = tmp_path / "cache"
+    first = _environment_code.code_snapshot(repo / "f.py", cache)
+    assert first is not None and not first.dirty and asked == [["diff", "files", "ignored"]]
+    (repo / "f.py").write_text("x = 2\n")
+    (repo / "forced.log").write_text("secret\n")
+    second = _environment_code.code_snapshot(repo / "f.py", cache)
+    assert asked[1:] == [["diff"]]
+    assert second is not None and second.dirty
+    assert b"+x = 2" in second.diff and b"secret" not in second.diff
+    assert _environment_code.code_snapshot(repo / "f.py", cache) == second
+    assert len(asked) == 2  # unchanged tree: no git at all
