@@ -187,8 +187,8 @@ def run(quick: bool) -> list[Result]:
             ms["edited"],
             "ms",
             "value <= 20",
-            "one `git status` subprocess",
-            ms["status"],
+            "one `git diff HEAD` subprocess",
+            ms["diff"],
         ),
         Result(
             f"record at run start, warm cache: --fork sweep after 1st run ({tree})",
