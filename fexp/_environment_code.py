@@ -30,6 +30,7 @@ SOURCE_SUFFIXES = frozenset(
     ".ini .yaml .yml .json".split()
 )
 MAX_UNTRACKED = 1000
+STAT_LIMIT = 2_000  # tracked files; above, the cache keeps git's lists but asks for the diff
 MAX_STAMPED = 10_000  # untracked files whose stat is part of the identity (.gitignore too)
 # A file changed this close to the git run may not be in git's answer: do not cache that.
 _RACY_NS = 100_000_000
@@ -315,8 +316,11 @@ def code_snapshot(path: pathlib.Path, cache: pathlib.Path | None = None) -> Code
     if fresh is None:
         return None
     snapshot, listing, started = fresh
-    content, identity = listing.content_files(), listing.identity_files()
+    identity = listing.identity_files()
+    # Past STAT_LIMIT tracked files, one git diff (stats in C) beats a stat per file here.
+    content = listing.content_files() if len(listing.tracked) <= STAT_LIMIT else identity
     stamp, newest = tree_stamp(dirs, content)
+    stamp = stamp if len(listing.tracked) <= STAT_LIMIT else ""
     if cache_file is not None and newest < started - _RACY_NS:
         record = dataclasses.asdict(snapshot)
         record["diff"] = snapshot.diff.decode("utf-8", "surrogateescape")
@@ -342,7 +346,7 @@ def _cached_code(
     try:
         if data is None:
             return None, None
-        if tree_stamp(dirs, data["content_files"])[0] == data["stamp"]:
+        if data["stamp"] and tree_stamp(dirs, data["content_files"])[0] == data["stamp"]:
             record = dict(data["snapshot"])
             record["diff"] = str(record["diff"]).encode("utf-8", "surrogateescape")
             return CodeSnapshot(**record), None

@@ -195,3 +195,22 @@ def test_an_edit_only_asks_git_for_the_diff(
     assert b"+x = 2" in second.diff and b"secret" not in second.diff
     assert _environment_code.code_snapshot(repo / "f.py", cache) == second
     assert len(asked) == 2  # unchanged tree: no git at all
+
+
+def test_a_large_tree_asks_git_for_the_diff_instead_of_a_stat_per_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for name in ("a.py", "b.py", "c.py"):
+        (repo / name).write_text("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    monkeypatch.setattr(_environment_code, "_RACY_NS", -(10**12))
+    monkeypatch.setattr(_environment_code, "STAT_LIMIT", 2)  # "large": more than 2 files
+    cache = tmp_path / "cache"
+    assert _environment_code.code_snapshot(repo / "a.py", cache) is not None
+    (repo / "b.py").write_text("x = 2\n")  # not detectable without a stat: git is asked
+    edited = _environment_code.code_snapshot(repo / "a.py", cache)
+    assert edited is not None and b"+x = 2" in edited.diff
