@@ -15,7 +15,19 @@ from fexp import _environment, _environment_code
 from fexp._core import record_diff
 from fexp._store import environment_files
 
-from .test_record import git
+from .test_meta import _git as git
+
+
+def _committed(tmp_path: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
+    """A repository with ``files`` committed."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    return repo
 
 
 def test_compare_names_every_kind_of_difference() -> None:
@@ -119,12 +131,7 @@ def test_git_state_read_from_files_matches_git(tmp_path: pathlib.Path) -> None:
 def test_a_file_changed_while_git_runs_is_not_cached(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = tmp_path / "r"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / "f.py").write_text("x = 1\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "one")
+    repo = _committed(tmp_path, {"f.py": "x = 1\n"})
     cache = tmp_path / "cache"
     (repo / "f.py").write_text("x = 2\n")  # just now: racy, git may not have seen it
     monkeypatch.setattr(_environment_code, "_RACY_NS", 10**12)
@@ -200,13 +207,7 @@ def test_an_edit_only_asks_git_for_the_diff(
 def test_a_large_tree_asks_git_for_the_diff_instead_of_a_stat_per_file(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = tmp_path / "r"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    for name in ("a.py", "b.py", "c.py"):
-        (repo / name).write_text("x = 1\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "one")
+    repo = _committed(tmp_path, dict.fromkeys(("a.py", "b.py", "c.py"), "x = 1\n"))
     monkeypatch.setattr(_environment_code, "_RACY_NS", -(10**12))
     monkeypatch.setattr(_environment_code, "STAT_LIMIT", 2)  # "large": more than 2 files
     cache = tmp_path / "cache"
