@@ -25,7 +25,6 @@ from . import _config
 from ._core import record_diff
 from ._environment_code import (
     CACHE_VERSION,
-    CodeSnapshot,
     code_snapshot,
     read_cache,
     short_hash,
@@ -218,29 +217,24 @@ def record_run(exp: Experiment, record_env: Sequence[str] = ()) -> None:
     ``_version.git``/``env`` and ``_meta.command``/``cwd``/``env`` to ``exp`` (not saved)."""
     from ._store import environment_files
 
-    directory, root = exp._require_directory(), exp.root
-    assert root is not None  # registered
+    directory = exp.paths.directory  # the experiment is registered: it is running
     cache = cache_dir()
     code = code_snapshot(definition_path(type(exp)), cache)
     env = environment_snapshot(cache)
-    environment_files.write_environment(root, env.hash, env.text)
+    environment_files.write_environment(directory.parent, env.hash, env.text)
     version = dict(exp.version)
     if code is not None:
         version["git"] = code.record()
         if code.diff:
             environment_files.write_diff(directory, code.diff)
+    elif isinstance(version.get("git"), dict):  # no git here: keep the registration's record
+        version["git"] = {k: v for k, v in version["git"].items() if k != "diff"}
     if code is None or not code.diff:
         environment_files.remove_diff(directory)
     version["env"] = env.hash
     version.update(accelerator_versions(env.text))
     exp.version = version
     exp.meta = {**exp.meta, **run_record(record_env)}
-
-
-def current_state(path: pathlib.Path) -> tuple[CodeSnapshot | None, EnvSnapshot]:
-    """The code and environment a run started now from ``path`` would record."""
-    cache = cache_dir()
-    return code_snapshot(path, cache), environment_snapshot(cache)
 
 
 # --------------------------------------------------------------------------- drift
