@@ -197,7 +197,8 @@ def run_record(record_env: Sequence[str] = ()) -> dict[str, Any]:
     """The ``_meta`` keys of this process: command, cwd, the ``record_env`` variables, GPUs."""
     argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
     meta: dict[str, Any] = {"command": argv, "cwd": os.getcwd()}
-    wanted = {name: os.environ[name] for name in record_env if name in os.environ}
+    names = record_env if isinstance(record_env, (list, tuple)) else ()  # a hand-edited config
+    wanted = {n: os.environ[n] for n in names if isinstance(n, str) and n in os.environ}
     if wanted:
         meta["env"] = wanted
     gpus = visible_gpus()
