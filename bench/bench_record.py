@@ -103,16 +103,16 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _git_status_s(repo: pathlib.Path) -> float:
-    """One ``git status`` subprocess: the unit a cold record pays a few of."""
+def _git_s(repo: pathlib.Path, *args: str) -> float:
+    """One git subprocess: the unit a cold record pays a few of."""
     start = time.perf_counter()
-    subprocess.run(["git", "status", "--porcelain=v2"], cwd=repo, capture_output=True, check=True)
+    subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True)
     return time.perf_counter() - start
 
 
 def _measure(repo: pathlib.Path, repeat: int) -> dict[str, float]:
-    """Medians (s) of cold and warm record_run, of the old run start, of git status, and
-    the CPU time (this process and its git children) of a cold record."""
+    """Medians (s) of record_run cold, after an edit and warm, of the old run start, of git
+    status, and the CPU time (this process and its git children) of a cold record."""
     from fexp import _environment, _meta, _registry
 
     cls = _registry.resolve(f"{repo / 'probe.py'}:probe")
@@ -125,6 +125,8 @@ def _measure(repo: pathlib.Path, repeat: int) -> dict[str, float]:
         exp.register(repo / "runs" / "s", f"e{next(count)}")
         if what == "cold":
             shutil.rmtree(cache, ignore_errors=True)
+        elif what == "edited":  # an edit since the last run: same files, another diff
+            (repo / "pkg" / "m000.py").write_text(f"EDIT = {next(count)}\n")
         start, cpu = time.perf_counter(), _cpu()
         if what == "before":  # what a run start cost before issue 17
             exp.meta = _meta.run_meta(())
@@ -133,12 +135,18 @@ def _measure(repo: pathlib.Path, repeat: int) -> dict[str, float]:
             _environment.record_run(exp)
         return time.perf_counter() - start, _cpu() - cpu
 
-    cold, status = [], []
-    for _ in range(repeat):  # interleaved, so the machine's load hits both alike
+    cold, status, edited, diff = [], [], [], []
+    for _ in range(repeat):  # interleaved, so the machine's load hits all alike
         cold.append(timed("cold"))
-        status.append(_git_status_s(repo))
+        status.append(_git_s(repo, "status", "--porcelain=v2"))
+        timed("warm")
+        time.sleep(0.2)  # an edit right after git ran is racy, and not cached
+        edited.append(timed("edited")[0])
+        diff.append(_git_s(repo, "diff", "HEAD"))
     timed("warm")  # the sweep's first run fills the cache
     return {
+        "edited": statistics.median(edited),
+        "diff": statistics.median(diff),
         "cold": statistics.median(c[0] for c in cold),
         "cold_cpu": statistics.median(c[1] for c in cold),
         "status": statistics.median(status),
@@ -174,6 +182,14 @@ def run(quick: bool) -> list[Result]:
             ms["status"],
         ),
         Result("  of which CPU time, fexp + its git children (info)", ms["cold_cpu"], "ms"),
+        Result(
+            f"record at run start after an edit (one git diff; {tree})",
+            ms["edited"],
+            "ms",
+            "value <= 20",
+            "one `git diff HEAD` subprocess",
+            ms["diff"],
+        ),
         Result(
             f"record at run start, warm cache: --fork sweep after 1st run ({tree})",
             ms["warm"],

@@ -25,7 +25,6 @@ from . import _config
 from ._core import record_diff
 from ._environment_code import (
     CACHE_VERSION,
-    CodeSnapshot,
     code_snapshot,
     read_cache,
     short_hash,
@@ -66,9 +65,13 @@ class EnvSnapshot:
 
 
 def _normalize(name: str) -> str:
-    import re
+    """PEP 503's normal form of a distribution name (``Foo_Bar.baz`` -> ``foo-bar-baz``)."""
+    plain = name.lower().replace("_", "-").replace(".", "-")
+    if "--" in plain:
+        import re
 
-    return re.sub(r"[-_.]+", "-", name).lower()
+        plain = re.sub("-+", "-", plain)
+    return plain
 
 
 _DIST_SUFFIXES = (".dist-info", ".egg-info")
@@ -194,7 +197,8 @@ def run_record(record_env: Sequence[str] = ()) -> dict[str, Any]:
     """The ``_meta`` keys of this process: command, cwd, the ``record_env`` variables, GPUs."""
     argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
     meta: dict[str, Any] = {"command": argv, "cwd": os.getcwd()}
-    wanted = {name: os.environ[name] for name in record_env if name in os.environ}
+    names = record_env if isinstance(record_env, (list, tuple)) else ()  # a hand-edited config
+    wanted = {n: os.environ[n] for n in names if isinstance(n, str) and n in os.environ}
     if wanted:
         meta["env"] = wanted
     gpus = visible_gpus()
@@ -214,29 +218,24 @@ def record_run(exp: Experiment, record_env: Sequence[str] = ()) -> None:
     ``_version.git``/``env`` and ``_meta.command``/``cwd``/``env`` to ``exp`` (not saved)."""
     from ._store import environment_files
 
-    directory, root = exp._require_directory(), exp.root
-    assert root is not None  # registered
+    directory = exp.paths.directory  # the experiment is registered: it is running
     cache = cache_dir()
     code = code_snapshot(definition_path(type(exp)), cache)
     env = environment_snapshot(cache)
-    environment_files.write_environment(root, env.hash, env.text)
+    environment_files.write_environment(directory.parent, env.hash, env.text)
     version = dict(exp.version)
     if code is not None:
         version["git"] = code.record()
         if code.diff:
             environment_files.write_diff(directory, code.diff)
+    elif isinstance(version.get("git"), dict):  # no git here: keep the registration's record
+        version["git"] = {k: v for k, v in version["git"].items() if k != "diff"}
     if code is None or not code.diff:
         environment_files.remove_diff(directory)
     version["env"] = env.hash
     version.update(accelerator_versions(env.text))
     exp.version = version
     exp.meta = {**exp.meta, **run_record(record_env)}
-
-
-def current_state(path: pathlib.Path) -> tuple[CodeSnapshot | None, EnvSnapshot]:
-    """The code and environment a run started now from ``path`` would record."""
-    cache = cache_dir()
-    return code_snapshot(path, cache), environment_snapshot(cache)
 
 
 # --------------------------------------------------------------------------- drift

@@ -4,7 +4,9 @@ The diff is against the commit at run start (tracked files; never one matched by
 ``.gitignore``), headed by the untracked source files. The snapshot is cached (with the
 environment's, see ``_environment``) in ``$FEXP_HOME/cache`` under the tree's identity:
 git's HEAD, index and refs, the stat of every tracked file and of the folders holding
-tracked or untracked files. An unchanged tree costs some stats instead of five git runs.
+tracked or untracked files. An unchanged tree costs some stats; a tree whose files were
+only edited (same lists of files, index and ignore rules), one ``git diff``; else three git
+processes run at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SOURCE_SUFFIXES = frozenset(
     ".ini .yaml .yml .json".split()
 )
 MAX_UNTRACKED = 1000
+STAT_LIMIT = 2_000  # tracked files; above, the cache keeps git's lists but asks for the diff
+MAX_STAMPED = 10_000  # untracked files whose stat is part of the identity (.gitignore too)
 # A file changed this close to the git run may not be in git's answer: do not cache that.
 _RACY_NS = 100_000_000
 
@@ -123,9 +127,9 @@ def tree_stamp(
     return hashlib.sha1(repr(keys).encode("utf-8", "surrogateescape")).hexdigest(), newest
 
 
-_GIT_COMMANDS = {
+_DIFF = ["diff", "HEAD", "--no-color", "--no-ext-diff", "--no-textconv", "--"]
+_LIST_COMMANDS = {
     "files": ["ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"],
-    "diff": ["diff", "HEAD", "--no-color", "--no-ext-diff", "--no-textconv", "--"],
     "ignored": ["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
 }
 
@@ -197,17 +201,47 @@ def config_remote(common: pathlib.Path) -> str | None:
     return urls.get("origin") or next(iter(urls.values()), None)
 
 
-def _diff_text(top: pathlib.Path, commit: str | None, outputs: dict[str, tuple[int, str]]) -> str:
-    """The tracked files' diff, without the tracked files that ``.gitignore`` matches."""
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """git's lists of a tree: tracked files, untracked ones (not ignored), and the tracked
+    files ``.gitignore`` matches (force-added: kept out of the diff)."""
+
+    tracked: list[str]
+    untracked: list[str]
+    ignored: list[str]
+
+    def identity_files(self) -> list[str]:
+        """What the lists depend on besides git's own files: the folders and .gitignores."""
+        everything = [*self.tracked, *self.untracked]
+        ignores = [p for p in everything if os.path.basename(p) == ".gitignore"]
+        return sorted(_folders(everything)) + ignores
+
+    def content_files(self) -> list[str]:
+        """What the diff depends on too: every tracked (and untracked) file."""
+        return self.identity_files() + self.tracked + self.untracked[:MAX_STAMPED]
+
+
+def _diff_command(ignored: Sequence[str]) -> list[str]:
+    return [*_DIFF, *(f":(exclude,literal){p}" for p in ignored)]
+
+
+def _ask_git(top: pathlib.Path, listing: Listing | None) -> tuple[Listing, str] | None:
+    """The listing (when not given) and the diff against HEAD without ignored files: one git
+    process when the listing is known, else three at once."""
+    commands = {"diff": _diff_command(listing.ignored if listing else [])}
+    if listing is None:
+        commands.update(_LIST_COMMANDS)
+    outputs = _meta.run_git_commands(str(top), commands)
+    if outputs is None or any(code != 0 for key, (code, _) in outputs.items() if key != "diff"):
+        return None
+    if listing is None:
+        tracked, untracked = parse_ls_files(outputs["files"][1])
+        listing = Listing(tracked, untracked, [p for p in outputs["ignored"][1].split("\0") if p])
+        if listing.ignored and outputs["diff"][1]:  # rare: force-added ignored files; again
+            again = _meta.run_git_commands(str(top), {"diff": _diff_command(listing.ignored)})
+            outputs["diff"] = again["diff"] if again else (1, "")
     code, diff = outputs["diff"]
-    if commit is None or code != 0:
-        return ""
-    ignored = [p for p in outputs["ignored"][1].split("\0") if p]
-    if ignored and diff:  # rare: force-added files that .gitignore matches; ask again
-        excludes = [f":(exclude,literal){p}" for p in ignored]
-        again = _meta.run_git_commands(str(top), {"diff": [*_GIT_COMMANDS["diff"], *excludes]})
-        diff = again["diff"][1] if again and again["diff"][0] == 0 else ""
-    return diff
+    return listing, diff if code == 0 else ""
 
 
 def _untracked_sources(paths: Sequence[str]) -> list[str]:
@@ -236,22 +270,22 @@ def _folders(paths: Iterable[str]) -> set[str]:
 
 
 def _fresh_code(
-    dirs: tuple[pathlib.Path, pathlib.Path, pathlib.Path],
-) -> tuple[CodeSnapshot, list[str], int] | None:
-    """Ask git (three commands at once; HEAD and the remote are read from files): the
-    snapshot, the files whose stat is the tree's identity, and when git was asked."""
+    dirs: tuple[pathlib.Path, pathlib.Path, pathlib.Path], listing: Listing | None
+) -> tuple[CodeSnapshot, Listing, int] | None:
+    """Ask git (HEAD and the remote are read from files): the snapshot, the listing, and
+    when git was asked."""
     top, gitdir, common = dirs
     if (common / "reftable").exists():
         return None  # refs only git can read: the run keeps the registration's git record
     started = time.time_ns()
     branch, commit = head_state(gitdir, common)
-    outputs = _meta.run_git_commands(str(top), _GIT_COMMANDS)
-    if outputs is None or outputs["files"][0] != 0:
+    asked = _ask_git(top, listing)
+    if asked is None:
         return None
-    tracked, untracked_all = parse_ls_files(outputs["files"][1])
-    untracked = _untracked_sources(untracked_all)
-    dirty = bool(outputs["diff"][1]) if commit is not None else bool(tracked)
-    diff = _diff_text(top, commit, outputs)
+    listing, diff = asked
+    diff = diff if commit is not None else ""
+    untracked = _untracked_sources(listing.untracked)
+    dirty = bool(diff) if commit is not None else bool(listing.tracked)
     snapshot = CodeSnapshot(
         repo=str(top),
         branch=branch,
@@ -261,47 +295,66 @@ def _fresh_code(
         untracked=untracked,
         diff=_diff_file(top, commit, diff, untracked) if dirty or untracked else b"",
     )
-    stamped = sorted(_folders([*tracked, *untracked_all])) + tracked
-    return snapshot, stamped, started
+    return snapshot, listing, started
 
 
 def code_snapshot(path: pathlib.Path, cache: pathlib.Path | None = None) -> CodeSnapshot | None:
     """The git state of the repository holding ``path`` (None outside one or without git),
-    from the cache in ``cache`` while the tree's identity is unchanged."""
+    from the cache in ``cache`` while the tree's identity is unchanged (and git asked only
+    for the diff while the lists of files are)."""
     dirs = git_dirs(path.resolve())
     if dirs is None:
         return None
     cache_file = None
+    listing = None
     if cache is not None:
         cache_file = cache / f"code-{short_hash(str(dirs[0]).encode('utf-8', 'replace'))}.json"
-        hit = _cached_code(cache_file, dirs)
+        hit, listing = _cached_code(cache_file, dirs)
         if hit is not None:
             return hit
-    fresh = _fresh_code(dirs)
+    fresh = _fresh_code(dirs, listing)
     if fresh is None:
         return None
-    snapshot, stamped, started = fresh
-    stamp, newest = tree_stamp(dirs, stamped)
+    snapshot, listing, started = fresh
+    identity = listing.identity_files()
+    # Past STAT_LIMIT tracked files, one git diff (stats in C) beats a stat per file here.
+    content = listing.content_files() if len(listing.tracked) <= STAT_LIMIT else identity
+    stamp, newest = tree_stamp(dirs, content)
+    stamp = stamp if len(listing.tracked) <= STAT_LIMIT else ""
     if cache_file is not None and newest < started - _RACY_NS:
         record = dataclasses.asdict(snapshot)
         record["diff"] = snapshot.diff.decode("utf-8", "surrogateescape")
-        data = {"version": CACHE_VERSION, "stamp": stamp, "files": stamped, "snapshot": record}
+        data = {
+            "version": CACHE_VERSION,
+            "stamp": stamp,
+            "content_files": content,
+            "listing_stamp": tree_stamp(dirs, identity)[0],
+            "identity_files": identity,
+            "listing": dataclasses.asdict(listing),
+            "snapshot": record,
+        }
         write_cache(cache_file, data)
     return snapshot
 
 
 def _cached_code(
     cache_file: pathlib.Path, dirs: tuple[pathlib.Path, pathlib.Path, pathlib.Path]
-) -> CodeSnapshot | None:
+) -> tuple[CodeSnapshot | None, Listing | None]:
+    """The cached snapshot while the tree is unchanged, else the cached listing while the
+    lists of files are; ``(None, None)`` when neither holds."""
     data = read_cache(cache_file)
     try:
-        if data is None or tree_stamp(dirs, data["files"])[0] != data["stamp"]:
-            return None
-        record = dict(data["snapshot"])
-        record["diff"] = str(record["diff"]).encode("utf-8", "surrogateescape")
-        return CodeSnapshot(**record)
+        if data is None:
+            return None, None
+        if data["stamp"] and tree_stamp(dirs, data["content_files"])[0] == data["stamp"]:
+            record = dict(data["snapshot"])
+            record["diff"] = str(record["diff"]).encode("utf-8", "surrogateescape")
+            return CodeSnapshot(**record), None
+        if tree_stamp(dirs, data["identity_files"])[0] == data["listing_stamp"]:
+            return None, Listing(**data["listing"])
     except (KeyError, TypeError, ValueError):
-        return None
+        pass
+    return None, None
 
 
 def read_cache(path: pathlib.Path) -> dict[str, Any] | None:

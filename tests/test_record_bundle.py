@@ -17,7 +17,8 @@ import pytest
 
 from fexp import _yaml
 
-from .test_record import git, ok, refused
+from .test_meta import _git as git
+from .test_record import ok, refused
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 CHECKOUT = pathlib.Path(__file__).resolve().parent.parent

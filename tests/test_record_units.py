@@ -15,7 +15,19 @@ from fexp import _environment, _environment_code
 from fexp._core import record_diff
 from fexp._store import environment_files
 
-from .test_record import git
+from .test_meta import _git as git
+
+
+def _committed(tmp_path: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
+    """A repository with ``files`` committed."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    return repo
 
 
 def test_compare_names_every_kind_of_difference() -> None:
@@ -119,12 +131,7 @@ def test_git_state_read_from_files_matches_git(tmp_path: pathlib.Path) -> None:
 def test_a_file_changed_while_git_runs_is_not_cached(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = tmp_path / "r"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / "f.py").write_text("x = 1\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "one")
+    repo = _committed(tmp_path, {"f.py": "x = 1\n"})
     cache = tmp_path / "cache"
     (repo / "f.py").write_text("x = 2\n")  # just now: racy, git may not have seen it
     monkeypatch.setattr(_environment_code, "_RACY_NS", 10**12)
@@ -159,3 +166,52 @@ def test_cuda_version_only_from_an_imported_torch(monkeypatch: pytest.MonkeyPatc
     fake.version = types.SimpleNamespace(cuda="12.1")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torch", fake)
     assert _environment.accelerator_versions(text)["cuda"] == "12.1"
+
+
+def test_an_edit_only_asks_git_for_the_diff(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists of files are cached apart from the diff: after an edit that adds or removes
+    no file, one git process (the diff, still without the force-added ignored file)."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "f.py").write_text("x = 1\n")
+    (repo / "forced.log").write_text("a\n")
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "forced.log")
+    git(repo, "commit", "-qm", "one")
+    monkeypatch.setattr(_environment_code, "_RACY_NS", -(10**12))  # cache despite fresh edits
+    asked: list[list[str]] = []
+    real = _environment_code._meta.run_git_commands
+
+    def counting(folder: str, commands: dict[str, list[str]]) -> object:
+        asked.append(sorted(commands))
+        return real(folder, commands)
+
+    monkeypatch.setattr(_environment_code._meta, "run_git_commands", counting)
+    cache = tmp_path / "cache"
+    first = _environment_code.code_snapshot(repo / "f.py", cache)
+    assert first is not None and not first.dirty and asked == [["diff", "files", "ignored"]]
+    (repo / "f.py").write_text("x = 2\n")
+    (repo / "forced.log").write_text("secret\n")
+    second = _environment_code.code_snapshot(repo / "f.py", cache)
+    assert asked[1:] == [["diff"]]
+    assert second is not None and second.dirty
+    assert b"+x = 2" in second.diff and b"secret" not in second.diff
+    assert _environment_code.code_snapshot(repo / "f.py", cache) == second
+    assert len(asked) == 2  # unchanged tree: no git at all
+
+
+def test_a_large_tree_asks_git_for_the_diff_instead_of_a_stat_per_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _committed(tmp_path, dict.fromkeys(("a.py", "b.py", "c.py"), "x = 1\n"))
+    monkeypatch.setattr(_environment_code, "_RACY_NS", -(10**12))
+    monkeypatch.setattr(_environment_code, "STAT_LIMIT", 2)  # "large": more than 2 files
+    cache = tmp_path / "cache"
+    assert _environment_code.code_snapshot(repo / "a.py", cache) is not None
+    (repo / "b.py").write_text("x = 2\n")  # not detectable without a stat: git is asked
+    edited = _environment_code.code_snapshot(repo / "a.py", cache)
+    assert edited is not None and b"+x = 2" in edited.diff
