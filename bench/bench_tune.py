@@ -8,7 +8,7 @@
   the epochs spent, median over seeds; fexp's pruner config (``make_pruner``), in-process.
 - fexp's overhead per trial (folder, claim, launch by fork, tell) over Optuna's own in-process
   ``study.optimize`` on the same trivial objective.
-- Throughput of 4 local slots vs 1 on trials that sleep 0.3 s (``--fork``).
+- Throughput of 4 local slots vs 1 on trials that sleep 1 s (``--fork``).
 - 8 SLURM workers finishing a 64-trial study with pruning on the local test cluster.
 """
 
@@ -253,8 +253,8 @@ def _overhead(folder: pathlib.Path, n: int) -> list[Result]:
     fexp_s = _fexp_per_trial(folder, n, jobs=1, sleep=0.0)
     optuna_s = _optuna_per_trial(n)
     run_s = _run_fork_per_experiment(folder, n)
-    one = _fexp_per_trial(folder, 12, jobs=1, sleep=0.3)
-    four = _fexp_per_trial(folder, 12, jobs=4, sleep=0.3)
+    one = _fexp_per_trial(folder, 12, jobs=1, sleep=1.0)
+    four = _fexp_per_trial(folder, 12, jobs=4, sleep=1.0)
     return [
         Result(
             f"tune: fexp overhead per trial over study.optimize ({n} trials, --fork)",
@@ -272,7 +272,7 @@ def _overhead(folder: pathlib.Path, n: int) -> list[Result]:
             baseline_value=run_s * 1000,
         ),
         Result(
-            "tune: throughput of 4 local slots (12 trials sleeping 0.3 s, --fork)",
+            "tune: throughput of 4 local slots (12 trials sleeping 1 s, --fork)",
             1 / four,
             "trials/s",
             target="ratio >= 3.2",

@@ -16,8 +16,9 @@ from ._cli import app
 _EXAMPLE = 'fexp tune train -r DIR "{lr: loguniform(1e-5, 1e-1)}" --objective val_loss:min'
 
 
-def _split(args: list[str], exists: bool) -> tuple[str | None, str | None]:
-    """``[NAME] [SPACE]``: with one argument on an existing set, a ``{...}`` is the space."""
+def _split(args: list[str]) -> tuple[str | None, str | None]:
+    """``[NAME] [SPACE]``: one argument is the space when it looks like one (``{`` or ``: ``),
+    else the experiment (``module:attr`` has no space after its colon)."""
     if len(args) > 2:
         raise _errors.TuneError(
             f"expected [NAME] [SPACE], got {len(args)} arguments; quote the space, e.g. {_EXAMPLE}",
@@ -25,7 +26,7 @@ def _split(args: list[str], exists: bool) -> tuple[str | None, str | None]:
         )
     if len(args) == 2:
         return args[0], args[1]
-    if len(args) == 1 and (exists or args[0].lstrip().startswith("{")):
+    if len(args) == 1 and (args[0].lstrip().startswith("{") or ": " in args[0]):
         return None, args[0]
     return (args[0] if args else None), None
 
@@ -91,10 +92,9 @@ def tune(
 ) -> None:
     """Search parameters adaptively (Optuna): every trial is an experiment folder of the set;
     re-run on the same set to continue the study (interrupted trials resume)."""
-    from ._expset import ExperimentSet
     from ._sets import tune as tuning
 
-    name, space = _split(list(args or []), ExperimentSet(root).exists())
+    name, space = _split(list(args or []))
     is_new = not (root / _layout.TUNE_DIR / _layout.TUNE_FILE).exists()
     if trials is None and is_new and not worker:
         raise _errors.TuneError(

@@ -56,6 +56,19 @@ CASES: dict[str, tuple[_errors.FexpError, str]] = {
         "sweep '{a: [1 | 2}' (argument SWEEP): unbalanced brackets: '[' at column 5 is never "
         "closed",
     ),
+    "TuneError with source": (
+        _errors.TuneError(
+            "the first trial (trial=0000) finished without messaging a number for objective "
+            "'val_loss'; it messaged 'accuracy', 'loss'. Report it with "
+            "root.message({'val_loss': value}, step=epoch) or choose one of those keys with "
+            "--objective KEY:min|max.",
+            source="option --objective",
+        ),
+        "option --objective: the first trial (trial=0000) finished without messaging a number "
+        "for objective 'val_loss'; it messaged 'accuracy', 'loss'. Report it with "
+        "root.message({'val_loss': value}, step=epoch) or choose one of those keys with "
+        "--objective KEY:min|max.",
+    ),
     "YamlError with source": (
         _errors.YamlError(
             "refusing an unsafe or unknown YAML tag (tag:yaml.org,2002:python/object/apply)",

@@ -599,3 +599,25 @@ def test_missing_optuna_names_the_extra(
     )
     assert_user_error(result, "fexp[tune]")
     assert not root.exists()
+
+
+def test_pareto_needs_a_tuned_set(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    assert fexp_cli("init", f"{objs}:curve", "-r", tmp_path / "plain").returncode == 0
+    result = fexp_cli("list", "-r", tmp_path / "plain", "--pareto")
+    assert_user_error(result, "--pareto needs a set made by fexp tune")
+
+
+def test_continuing_accepts_the_experiment_name_again(
+    fexp_cli: Cli, objs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    root = tmp_path / "study"
+    space = "{lr: uniform(0, 1), epochs: 1}"
+    first = start(
+        fexp_cli, f"{objs}:curve", root, space, *"--objective loss:min --trials 1".split()
+    )
+    assert first.returncode == 0, first.stderr
+    again = fexp_cli("tune", f"{objs}:curve", "-r", root, "--trials", 1)
+    assert again.returncode == 0, again.stderr
+    assert "study: 2/2 trial(s) 2 complete" in again.stdout
