@@ -14,13 +14,14 @@ import json
 import os
 import pathlib
 import random
+import signal
 import statistics
 import subprocess
 import tempfile
 import time
 from typing import Any
 
-from bench.common import Result
+from bench.common import Result, median_seconds
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,6 +45,7 @@ def build_set(
     from fexp import _expset, _messages
     from tests import ui_sets
 
+    base.mkdir(parents=True, exist_ok=True)
     (base / "train.py").write_text(ui_sets.TRAIN, encoding="utf-8")
     xs = _expset.ExperimentSet.init(base / "big", f"{base / 'train.py'}:train")
     names = xs.link(SWEEP, repeats=repeats)
@@ -219,12 +221,103 @@ def _stop(process: subprocess.Popen[str]) -> None:
             pipe.close()
 
 
-def _mlflow() -> list[Result]:
+MLFLOW_RUNS = """
+import random, sys, time
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+client = MlflowClient(tracking_uri=sys.argv[1])
+exp = client.create_experiment("sweep")
+rng = random.Random(0)
+for i in range(int(sys.argv[2])):
+    run = client.create_run(exp, run_name=f"run-{i}")
+    loss, now = rng.uniform(0.05, 1.0), int(time.time() * 1000)
+    params = [Param("lr", str([0.1, 0.03, 0.01, 0.001][i % 4])),
+              Param("width", str([32, 64, 128, 256, 512][i // 4 % 5])), Param("seed", str(i // 20))]
+    metrics = [Metric("loss", loss, now, 0), Metric("acc", 1 - loss / 2, now, 0)]
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.set_terminated(run.info.run_id)
+print(exp)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _mlflow(base: pathlib.Path, env: dict[str, str], quick: bool) -> list[Result]:
+    """``mlflow server`` (sqlite store) listing 1,000 runs vs ``fexp ui`` listing 1,000
+    experiments with the same parameters and messages. Needs FEXP_BENCH_MLFLOW=VENV, a
+    virtualenv with mlflow (not a dependency of fexp: ``python -m venv V && V/bin/pip
+    install mlflow``)."""
+    import urllib.request
+
+    venv = os.environ.get("FEXP_BENCH_MLFLOW")
+    if not venv:
+        return []
+    (base / "mlflow_runs.py").write_text(MLFLOW_RUNS, encoding="utf-8")
+    store = f"sqlite:///{base / 'mlflow.db'}"
+    made = subprocess.run(
+        [f"{venv}/bin/python", str(base / "mlflow_runs.py"), store, "1000"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            f"{venv}/bin/mlflow",
+            "server",
+            "--backend-store-uri",
+            store,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    small, _ = build_set(base / "small", repeats=50, curves=0, points=1)
+    fexp_ui, url, _ = _start(small, env)
+    body = json.dumps({"experiment_ids": [made.stdout.split()[-1]], "max_results": 1000})
+    search = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
-        import mlflow  # noqa: F401
-    except ImportError:
-        return []  # not installable here in reasonable time; BENCHMARKS.md says so
-    return []
+        for _ in range(600):  # mlflow takes a while to start
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        ml = median_seconds(
+            lambda: urllib.request.urlopen(search, timeout=300).read(), repeat=3 if quick else 5
+        )
+        fx = median_seconds(
+            lambda: urllib.request.urlopen(url + "api/rows").read(), repeat=3 if quick else 5
+        )
+    finally:
+        _stop(fexp_ui)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    return [
+        Result(
+            "ui: every row of 1,000 runs as JSON (GET /api/rows)",
+            fx,
+            "s",
+            "ratio <= 1.0",
+            "mlflow server runs/search, 1,000 runs (sqlite)",
+            ml,
+        )
+    ]
 
 
 def run(quick: bool) -> list[Result]:
@@ -253,7 +346,8 @@ def run(quick: bool) -> list[Result]:
             )
         finally:
             _stop(process)
-    return out + _mlflow()
+        out += _mlflow(base, env, quick)
+    return out
 
 
 if __name__ == "__main__":
