@@ -63,8 +63,11 @@ def ui(
 
     options = server.plan(host, port, token)
     if not security.is_local(host):
-        print(f"listening on {host}: anyone who can reach it AND has the token can read "
-              "these sets and add notes", flush=True)
+        print(
+            f"listening on {host}: anyone who can reach it AND has the token can read "
+            "these sets and add notes",
+            flush=True,
+        )
     server.serve(
         _roots(sets, all_sets), options, note=_note, announce=lambda s: print(s, flush=True)
     )

@@ -45,8 +45,13 @@ def server(demo: tuple[pathlib.Path, dict[str, str]]) -> Iterator[ui_sets.UiServ
 
 
 def _list_json(root: pathlib.Path, env: dict[str, str], *args: str) -> list[dict[str, Any]]:
-    done = subprocess.run([ui_sets.fexp_exe(), "list", "-r", str(root), "--json", *args],
-                          capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+    done = subprocess.run(
+        [ui_sets.fexp_exe(), "list", "-r", str(root), "--json", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
 
@@ -95,8 +100,12 @@ def test_the_filter_speaks_the_where_grammar_of_the_cli(
         assert sorted(i.split(":", 1)[1] for i in ids) == sorted(r["name"] for r in expected)
         assert ids  # each condition above matches something in the demo sweep
     status, body = server.get("api/filter?w=" + urllib.parse.quote("lr<<1"))
-    cli = subprocess.run([ui_sets.fexp_exe(), "list", "-r", str(root), "-w", "lr<<1"],
-                         capture_output=True, text=True, env={**os.environ, **env})
+    cli = subprocess.run(
+        [ui_sets.fexp_exe(), "list", "-r", str(root), "-w", "lr<<1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert status == 400 and cli.returncode == 2
     assert json.loads(body)["error"] in cli.stderr  # the very text `fexp list -w` prints
 
@@ -110,8 +119,10 @@ def test_the_experiment_page_data(server: ui_sets.UiServer) -> None:
     assert page["files"]["out.txt"] > 0 and page["files"]["error.txt"] is None
     status, _ = server.get("api/history?" + urllib.parse.urlencode({"id": ident, "key": "loss"}))
     assert status == 200  # the series themselves: test_history_bytes_match_the_message_log
-    status, out = server.get("api/file?" + urllib.parse.urlencode(
-        {"set": 0, "path": "lr=0.1__width=32__seed=1/out.txt", "tail": 20}))
+    status, out = server.get(
+        "api/file?"
+        + urllib.parse.urlencode({"set": 0, "path": "lr=0.1__width=32__seed=1/out.txt", "tail": 20})
+    )
     assert status == 200 and out.endswith("loss 0.2700\n") and len(out) == 20
     status, body = server.get("api/experiment?id=0:nope")
     assert status == 404 and "no such experiment" in json.loads(body)["error"]
@@ -124,12 +135,21 @@ def test_files_outside_the_set_are_refused(
     exp = root / "lr=0.01__width=32__seed=0"
     (exp / "leak.txt").symlink_to("/etc/passwd")
     (root / "outside").symlink_to("/etc", target_is_directory=True)
-    for target in ("/../../etc/passwd", "/static/../../../../../../etc/passwd",
-                   "/static/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd"):
+    for target in (
+        "/../../etc/passwd",
+        "/static/../../../../../../etc/passwd",
+        "/static/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    ):
         status, body = _raw_get(server, target)
         assert status in (400, 404) and b"root:" not in body, target
-    for path in ("../../../../../../etc/passwd", "/etc/passwd", "outside/passwd",
-                 f"{exp.name}/leak.txt", f"{exp.name}/../../../../etc/passwd", f"{exp.name}/\0"):
+    for path in (
+        "../../../../../../etc/passwd",
+        "/etc/passwd",
+        "outside/passwd",
+        f"{exp.name}/leak.txt",
+        f"{exp.name}/../../../../etc/passwd",
+        f"{exp.name}/\0",
+    ):
         status, body = server.get("api/file?" + urllib.parse.urlencode({"set": 0, "path": path}))
         assert status == 404 and "root:" not in body, path
     status, _ = server.get("api/file?set=7&path=x")
@@ -185,8 +205,11 @@ def test_a_hostile_name_takes_its_note_alone(
     body = json.dumps({"id": f"0:{ui_sets.HOSTILE}", "text": "only me"}).encode()
     headers = {"Content-Type": "application/json", "x-fexp-request": "1"}
     assert ui_sets.request(server.base + "api/note", body, headers, "POST")[0] == 200
-    noted = [p.parent.name for p in root.glob("*/params.yml")
-             if "only me" in (_yaml.read_mapping(p).get("_notes") or [])]
+    noted = [
+        p.parent.name
+        for p in root.glob("*/params.yml")
+        if "only me" in (_yaml.read_mapping(p).get("_notes") or [])
+    ]
     assert noted == [ui_sets.HOSTILE]
 
 
@@ -222,8 +245,9 @@ def test_a_non_local_bind_needs_the_token(demo: tuple[pathlib.Path, dict[str, st
         assert ui_sets.request(local + "api/rows")[0] == 401
         assert ui_sets.request(local + "api/rows?token=wrong-token-wrong-token")[0] == 401
         assert ui_sets.request(local, headers={"Authorization": "Bearer x"})[0] == 401
-        status, body = ui_sets.request(local + "api/rows",
-                                       headers={"Authorization": f"Bearer {ui.token}"})
+        status, body = ui_sets.request(
+            local + "api/rows", headers={"Authorization": f"Bearer {ui.token}"}
+        )
         assert status == 200 and json.loads(body)["rows"]
         conn = http.client.HTTPConnection(urllib.parse.urlsplit(local).netloc, timeout=30)
         conn.request("GET", f"/?token={ui.token}")
@@ -247,15 +271,22 @@ def test_a_non_local_bind_needs_the_token(demo: tuple[pathlib.Path, dict[str, st
     ],
 )
 def test_user_errors_are_one_paragraph(
-    args: list[str], expected: str, demo: tuple[pathlib.Path, dict[str, str]],
+    args: list[str],
+    expected: str,
+    demo: tuple[pathlib.Path, dict[str, str]],
     tmp_path: pathlib.Path,
 ) -> None:
     root, env = demo
     argv = [str(tmp_path) if a == "NOSET" else a for a in args]
     if "NOSET" not in args:
         argv.insert(0, str(root))
-    done = subprocess.run([ui_sets.fexp_exe(), "ui", *argv], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60)
+    done = subprocess.run(
+        [ui_sets.fexp_exe(), "ui", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert done.returncode == 2 and expected in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
 
@@ -265,8 +296,13 @@ def test_a_busy_port_is_a_clear_error(
 ) -> None:
     root, env = demo
     port = urllib.parse.urlsplit(server.base).port
-    done = subprocess.run([ui_sets.fexp_exe(), "ui", str(root), "--port", str(port)],
-                          capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    done = subprocess.run(
+        [ui_sets.fexp_exe(), "ui", str(root), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert done.returncode == 2 and "--port" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -299,16 +335,16 @@ def test_history_bytes_match_the_message_log(
         raw = resp.read()
     assert raw[:4] == b"FXH1"
     size = struct.unpack("<I", raw[4:8])[0]
-    header = json.loads(raw[8:8 + size])["series"]
-    values = array.array("d", raw[8 + size:])
+    header = json.loads(raw[8 : 8 + size])["series"]
+    values = array.array("d", raw[8 + size :])
     assert [s[:2] for s in header[:3]] == [[ident, "loss"], [ident, "acc"], [ident, "tag"]]
     records = _messages.read(demo[0] / ident.split(":", 1)[1] / "messages.jsonl")
     expected = _messages.history(records, "loss")
     n = header[0][2]
     assert n == len(expected) == 40 and header[2][2] == 0  # tag is text: no numeric series
     assert list(values[:n]) == [x for x, _, _ in expected]
-    assert list(values[n:2 * n]) == [t for _, t, _ in expected]
-    assert list(values[2 * n:3 * n]) == [v for _, _, v in expected]
+    assert list(values[n : 2 * n]) == [t for _, t, _ in expected]
+    assert list(values[2 * n : 3 * n]) == [v for _, _, v in expected]
     status, body = server.get("api/history?id=0:nope")
     assert status == 404 and "no such experiment" in body
 

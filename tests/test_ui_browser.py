@@ -63,8 +63,12 @@ def browser(server: ui_sets.UiServer) -> Iterator[tuple[Any, list[str]]]:
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 860})
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 860},
+        )
         context.route("**/*", route)
         try:
             yield context, blocked
@@ -75,8 +79,9 @@ def browser(server: ui_sets.UiServer) -> Iterator[tuple[Any, list[str]]]:
 class Page:
     """One open page of the dashboard and everything it complained about."""
 
-    def __init__(self, browser: tuple[Any, list[str]], server: ui_sets.UiServer,
-                 view: str = "table") -> None:
+    def __init__(
+        self, browser: tuple[Any, list[str]], server: ui_sets.UiServer, view: str = "table"
+    ) -> None:
         self.page = browser[0].new_page()
         self.page.set_default_timeout(10_000)
         self.server = server
@@ -91,11 +96,16 @@ class Page:
         self.page.wait_for_selector(f"html[data-view='{view.split('/')[0]}']", state="attached")
 
     def names(self) -> list[str]:
-        return list(self.page.eval_on_selector_all("#gbody .grow", "rs => rs.map(r => r.dataset.exp)"))
+        return list(
+            self.page.eval_on_selector_all("#gbody .grow", "rs => rs.map(r => r.dataset.exp)")
+        )
 
     def column(self, key: str) -> list[str]:
-        return list(self.page.eval_on_selector_all(
-            f'#gbody .cell[data-key="{key}"]', "cs => cs.map(c => c.textContent)"))
+        return list(
+            self.page.eval_on_selector_all(
+                f'#gbody .cell[data-key="{key}"]', "cs => cs.map(c => c.textContent)"
+            )
+        )
 
     def select(self, *names: str) -> None:
         for name in names:
@@ -142,8 +152,12 @@ def test_filters_where_grammar_status_and_search(
     page: Page, demo: tuple[pathlib.Path, dict[str, str]]
 ) -> None:
     root, env = demo
-    listed = subprocess.run([ui_sets.fexp_exe(), "list", "-r", str(root), "-w", "lr<0.01",
-                             "--json"], capture_output=True, text=True, env={**os.environ, **env})
+    listed = subprocess.run(
+        [ui_sets.fexp_exe(), "list", "-r", str(root), "-w", "lr<0.01", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     import json
 
     expected = sorted(r["name"] for r in json.loads(listed.stdout))
@@ -156,7 +170,8 @@ def test_filters_where_grammar_status_and_search(
     page.page.wait_for_selector("#error:not([hidden])")
     assert "unknown operator '<<'" in str(page.page.text_content("#error"))
     assert page.page.locator("#chips .chip").count() == 1 and _count(page).startswith(
-        f"{len(expected)} ")
+        f"{len(expected)} "
+    )
     page.page.fill("#search", "width=128 seed=1")
     assert all("width=128" in n and "seed=1" in n for n in page.names()) and page.names()
     page.shot("filter")
@@ -172,7 +187,9 @@ def test_compare_shows_only_differing_parameters_highlighted(page: Page) -> None
     page.go("compare")
     page.page.wait_for_selector('#cmp tr[data-key="lr"]')
     diff_rows = page.page.eval_on_selector_all(
-        "#cmp tr[data-key]", "rs => rs.map(r => [r.dataset.key, r.querySelectorAll('td.diff').length])")
+        "#cmp tr[data-key]",
+        "rs => rs.map(r => [r.dataset.key, r.querySelectorAll('td.diff').length])",
+    )
     keys = dict(diff_rows)
     assert keys["lr"] == 2 and "width" not in keys and "seed" not in keys
     assert keys["loss"] == 2 and keys["status"] == 0  # final messages differ, statuses do not
@@ -195,7 +212,9 @@ def test_parallel_coordinates_brush_filters_the_table(page: Page) -> None:
     mouse.up()  # lr from its top (0.1) down to the middle of a log axis (0.01)
     page.page.wait_for_function("document.querySelector('#pc').dataset.inside === '8'")
     page.page.select_option("#pgroup", ["lr", "width"])
-    assert page.page.locator("#groups tr[data-group]").count() == 4  # 2 lr x 2 width, seeds averaged
+    assert (
+        page.page.locator("#groups tr[data-group]").count() == 4
+    )  # 2 lr x 2 width, seeds averaged
     page.shot("parallel")
     page.go("table")
     assert _count(page) == "8 of 13" and page.page.is_visible("#brushchip")
@@ -222,14 +241,18 @@ def test_experiment_page_and_a_note_from_the_page(
     name = "lr=0.1__width=128__seed=1"
     page.page.locator(f'#gbody .grow[data-exp="{name}"] a.exp').click()
     page.page.wait_for_selector("html[data-view='exp']", state="attached")
-    page.page.wait_for_function("document.querySelector('#exp-out').textContent.includes('step 39')")
+    page.page.wait_for_function(
+        "document.querySelector('#exp-out').textContent.includes('step 39')"
+    )
     assert page.page.text_content("#exp-name") == name
     helps = page.page.eval_on_selector_all("#exp-params tr", "rs => rs.map(r => r.textContent)")
     assert any(h.startswith("lr0.1float") for h in helps)
     page.page.fill("#note-text", "<img src=x onerror=window.__pwned=5> looks good")
     page.page.click("#note-add")
     page.page.wait_for_selector("#exp-notes li")
-    assert page.page.text_content("#exp-notes li") == "<img src=x onerror=window.__pwned=5> looks good"
+    assert (
+        page.page.text_content("#exp-notes li") == "<img src=x onerror=window.__pwned=5> looks good"
+    )
     params = _yaml.read_mapping(demo[0] / name / "params.yml")
     assert params["_notes"] == ["<img src=x onerror=window.__pwned=5> looks good"]
     page.shot("experiment")
@@ -239,33 +262,44 @@ def test_a_running_experiment_updates_the_page_live(
     page: Page, demo: tuple[pathlib.Path, dict[str, str]], tmp_path: pathlib.Path
 ) -> None:
     root, env = demo
-    linked = subprocess.run([ui_sets.fexp_exe(), "link", "{lr: 0.05, steps: 5, wait: " +
-                             f"'{tmp_path}'}}", "-r", str(root), "-n", "live"],
-                            capture_output=True, text=True, env={**os.environ, **env})
+    linked = subprocess.run(
+        [
+            ui_sets.fexp_exe(),
+            "link",
+            "{lr: 0.05, steps: 5, wait: " + f"'{tmp_path}'}}",
+            "-r",
+            str(root),
+            "-n",
+            "live",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert linked.returncode == 0, linked.stderr
     name = linked.stdout.split(": ", 1)[1].strip()
     page.page.evaluate("window.__noReload = 1")
     page.page.wait_for_selector(f'#gbody .grow[data-exp="{name}"]')  # linked: a new row
-    run = subprocess.Popen([ui_sets.fexp_exe(), "run", name, "-r", str(root)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, **env})
+    run = subprocess.Popen(
+        [ui_sets.fexp_exe(), "run", name, "-r", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
     try:
         row = f'#gbody .grow[data-exp="{name}"]'
-        page.page.wait_for_selector(f'{row} .status-running')
+        page.page.wait_for_selector(f"{row} .status-running")
         (tmp_path / "go0").touch()
-        page.page.wait_for_selector(f'{row} .cell[data-key="live"]:text-is("42.5")',
-                                    timeout=30_000)
+        page.page.wait_for_selector(f'{row} .cell[data-key="live"]:text-is("42.5")', timeout=30_000)
         assert page.page.evaluate("window.__noReload") == 1  # no reload: pushed by the server
         page.shot("live")
     finally:
         (tmp_path / "stop").touch()
         run.wait(timeout=120)
-    page.page.wait_for_selector(f'{row} .status-finished', timeout=30_000)
+    page.page.wait_for_selector(f"{row} .status-finished", timeout=30_000)
 
 
-def test_the_sets_view_and_no_foreign_request(
-    page: Page, browser: tuple[Any, list[str]]
-) -> None:
+def test_the_sets_view_and_no_foreign_request(page: Page, browser: tuple[Any, list[str]]) -> None:
     page.go("sets")
     page.page.wait_for_selector("#sets tbody tr")
     cells = page.page.eval_on_selector_all("#sets tbody td", "ds => ds.map(d => d.textContent)")

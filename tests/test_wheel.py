@@ -29,6 +29,8 @@ def test_wheel_installs_and_runs_in_a_fresh_virtualenv(tmp_path: pathlib.Path) -
     names = zipfile.ZipFile(wheel).namelist()
     for template in ("script.sh.j2", "defaults.yml.j2", "sbatch.sh.j2", "report.html.j2"):
         assert f"fexp/templates/{template}" in names
+    for static in ("index.html", "app.js", "charts.js", "app.css"):  # the fexp ui page
+        assert f"fexp/_views/ui/static/{static}" in names
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

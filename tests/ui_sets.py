@@ -59,14 +59,21 @@ def fexp_exe() -> str:
 
 
 def run_fexp(*args: object, cwd: pathlib.Path | None = None) -> str:
-    done = subprocess.run([fexp_exe(), *(str(a) for a in args)], capture_output=True, text=True,
-                          cwd=cwd, env=dict(os.environ), timeout=300)
+    done = subprocess.run(
+        [fexp_exe(), *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def demo_set(base: pathlib.Path, sweep: str = "{lr: 0.1 | 0.01 | 0.001, width: 32 | 128}",
-             repeats: int = 2) -> pathlib.Path:
+def demo_set(
+    base: pathlib.Path, sweep: str = "{lr: 0.1 | 0.01 | 0.001, width: 32 | 128}", repeats: int = 2
+) -> pathlib.Path:
     """A finished sweep (x ``repeats`` seeds) plus a hostile hand-made experiment folder."""
     (base / "train.py").write_text(TRAIN, encoding="utf-8")
     root = base / "sweep"
@@ -84,8 +91,10 @@ def add_hostile(root: pathlib.Path) -> str:
     shutil.copytree(first, root / HOSTILE)
     state = root / "experiment.yml"
     text = state.read_text(encoding="utf-8")
-    state.write_text(text.replace("experiments:\n", f"experiments:\n  {json.dumps(HOSTILE)}: {{}}\n"),
-                     encoding="utf-8")
+    state.write_text(
+        text.replace("experiments:\n", f"experiments:\n  {json.dumps(HOSTILE)}: {{}}\n"),
+        encoding="utf-8",
+    )
     return HOSTILE
 
 
@@ -95,8 +104,11 @@ class UiServer:
     def __init__(self, *args: object, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [fexp_exe(), "ui", *(str(a) for a in args), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})})
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         assert self.process.stdout is not None
         self.lines: list[str] = []
         self.url = ""
@@ -139,8 +151,12 @@ class UiServer:
                 pipe.close()
 
 
-def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
-            method: str | None = None) -> tuple[int, str]:
+def request(
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+) -> tuple[int, str]:
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:

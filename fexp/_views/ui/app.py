@@ -27,6 +27,23 @@ if TYPE_CHECKING:
 STATIC = pathlib.Path(__file__).parent / "static"
 NoteFn = Callable[[pathlib.Path, str, str], None]
 MAX_NOTE = 10_000
+# (path, handler method of _Handlers, HTTP method); a note is the only POST.
+ROUTES = (
+    ("/", "index", "GET"),
+    ("/static/{path:path}", "static", "GET"),
+    ("/api/sets", "sets", "GET"),
+    ("/api/rows", "rows", "GET"),
+    ("/api/changes", "changes", "GET"),
+    ("/api/events", "events", "GET"),
+    ("/api/filter", "filter", "GET"),
+    ("/api/history", "history", "GET"),
+    ("/api/keys", "keys", "GET"),
+    ("/api/experiment", "experiment", "GET"),
+    ("/api/file", "file", "GET"),
+    ("/api/note", "note", "POST"),
+    ("/api/report", "report", "GET"),
+    ("/api/tensorboard", "tensorboard", "GET"),
+)
 
 
 def _clean(value: Any) -> Any:
@@ -50,8 +67,12 @@ def dumps(value: Any) -> str:
 def _json(value: Any, status: int = 200) -> Response:
     from starlette.responses import Response
 
-    return Response(dumps(value), status_code=status, media_type="application/json",
-                    headers={"cache-control": "no-store"})
+    return Response(
+        dumps(value),
+        status_code=status,
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
 
 
 def _error(exc: _errors.FexpError) -> Response:
@@ -116,14 +137,17 @@ def _tensorboard(served: data.Served, ids: list[str]) -> list[str]:
         one, row = served.locate(ident)
         by_set.setdefault(one.root, []).append(row["name"])
     return [
-        "fexp tensorboard " + shlex.quote(str(root)) + " "
+        "fexp tensorboard "
+        + shlex.quote(str(root))
+        + " "
         + shlex.quote("re:^(" + "|".join(re.escape(n) for n in names) + r")\Z")
         for root, names in by_set.items()
     ]
 
 
-def create_app(served: data.Served, *, note: NoteFn | None, token: str | None,
-               local: bool) -> Starlette:
+def create_app(
+    served: data.Served, *, note: NoteFn | None, token: str | None, local: bool
+) -> Starlette:
     """The ASGI app serving ``served``, wrapped in the security guard."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -142,15 +166,7 @@ def create_app(served: data.Served, *, note: NoteFn | None, token: str | None,
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    routes = [Route(path, getattr(handlers, name), methods=[method]) for path, name, method in (
-        ("/", "index", "GET"), ("/static/{path:path}", "static", "GET"),
-        ("/api/sets", "sets", "GET"), ("/api/rows", "rows", "GET"),
-        ("/api/changes", "changes", "GET"), ("/api/events", "events", "GET"),
-        ("/api/filter", "filter", "GET"), ("/api/history", "history", "GET"),
-        ("/api/keys", "keys", "GET"), ("/api/experiment", "experiment", "GET"),
-        ("/api/file", "file", "GET"), ("/api/note", "note", "POST"),
-        ("/api/report", "report", "GET"), ("/api/tensorboard", "tensorboard", "GET"),
-    )]
+    routes = [Route(path, getattr(handlers, name), methods=[m]) for path, name, m in ROUTES]
     middleware = [Middleware(security.Guard, token=token, local=local)]  # type: ignore[arg-type]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
@@ -184,15 +200,20 @@ class _Handlers:
 
         version = self.served.version
         if self._rows_cache is None or self._rows_cache[0] != version:
-            body = dumps({
-                "version": version,
-                "sets": [str(s.root) for s in self.served.sets],
-                "columns": self.served.columns(),
-                "rows": self.served.client_rows(),
-            })
+            body = dumps(
+                {
+                    "version": version,
+                    "sets": [str(s.root) for s in self.served.sets],
+                    "columns": self.served.columns(),
+                    "rows": self.served.client_rows(),
+                }
+            )
             self._rows_cache = (version, body)
-        return Response(self._rows_cache[1], media_type="application/json",
-                        headers={"cache-control": "no-store"})
+        return Response(
+            self._rows_cache[1],
+            media_type="application/json",
+            headers={"cache-control": "no-store"},
+        )
 
     def changes(self, request: Request) -> Response:
         try:
@@ -223,8 +244,9 @@ class _Handlers:
                 except asyncio.TimeoutError:
                     yield ": keep-alive\n\n"
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"cache-control": "no-store"}
+        )
 
     def filter(self, request: Request) -> Response:
         try:
@@ -240,8 +262,9 @@ class _Handlers:
             body = curves.encode(self.served, q.getlist("id"), q.getlist("key"))
         except _errors.FexpError as exc:
             return _error(exc)
-        return Response(body, media_type="application/octet-stream",
-                        headers={"cache-control": "no-store"})
+        return Response(
+            body, media_type="application/octet-stream", headers={"cache-control": "no-store"}
+        )
 
     def keys(self, request: Request) -> Response:
         try:
@@ -260,12 +283,19 @@ class _Handlers:
 
         q = request.query_params
         try:
-            body = detail.tail(self.served, _int(request, "set", -1), q.get("path", ""),
-                               _int(request, "tail", detail.TAIL_BYTES))
+            body = detail.tail(
+                self.served,
+                _int(request, "set", -1),
+                q.get("path", ""),
+                _int(request, "tail", detail.TAIL_BYTES),
+            )
         except _errors.FexpError as exc:
             return _error(exc)
-        return Response(body, media_type="text/plain; charset=utf-8",
-                        headers={"cache-control": "no-store", "content-disposition": "inline"})
+        return Response(
+            body,
+            media_type="text/plain; charset=utf-8",
+            headers={"cache-control": "no-store", "content-disposition": "inline"},
+        )
 
     async def note(self, request: Request) -> Response:
         import anyio.to_thread
@@ -298,15 +328,20 @@ class _Handlers:
             rows = [self.served.locate(i)[1] for i in request.query_params.getlist("id")]
         except _errors.FexpError as exc:
             return _error(exc)
-        html = _report.render_report(rows, _find.histories(rows), {"root": ", ".join(
-            sorted({str(r.get("set")) for r in rows}))}, title="fexp report")
+        html = _report.render_report(
+            rows,
+            _find.histories(rows),
+            {"root": ", ".join(sorted({str(r.get("set")) for r in rows}))},
+            title="fexp report",
+        )
         match = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html)
         csp = match.group(1) if match else "default-src 'none'"
         return HTMLResponse(html, headers={"content-security-policy": csp})
 
     def tensorboard(self, request: Request) -> Response:
         try:
-            return _json({"commands": _tensorboard(self.served,
-                                                   request.query_params.getlist("id"))})
+            return _json(
+                {"commands": _tensorboard(self.served, request.query_params.getlist("id"))}
+            )
         except _errors.FexpError as exc:
             return _error(exc)

@@ -14,20 +14,32 @@ import os
 import pathlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ... import _errors, _find, _index, _layout, _query, _table
 from . import security
 
 Row = dict[str, Any]
+Getter = Callable[[Mapping[str, Any]], Any]
 Identity = tuple[int, int, int] | None
 HISTORY = 200  # change records kept; a page further behind reloads everything
-SWEEP = 2000  # quiet experiments stat-ed per refresh and set
+SWEEP = 1000  # quiet experiments stat-ed per refresh and set
 RECENT = 60.0  # seconds an experiment that changed counts as active
 # Statuses under which an experiment writes nothing (others, known or not, are watched).
-QUIET = frozenset({"default", "registered", "finished", "error", "stopped", "timeout",
-                   "corrupt", "lost", "pruned"})
+QUIET = frozenset(
+    {
+        "default",
+        "registered",
+        "finished",
+        "error",
+        "stopped",
+        "timeout",
+        "corrupt",
+        "lost",
+        "pruned",
+    }
+)
 FIELD_HEADERS = frozenset({"name", "set", "status", "created", "purpose", "git", "slurm", "error"})
 
 
@@ -90,7 +102,7 @@ class Served:
         self.version = 0
         self.changes: list[tuple[int, set[str], set[str]]] = []
         self.lock = threading.Lock()
-        self._columns: list[tuple[dict[str, Any], Callable[[Row], Any]]] | None = None
+        self._columns: list[tuple[dict[str, Any], Getter]] | None = None
         self._message_keys: set[str] = set()
         self._help: dict[int, tuple[Identity, dict[str, str]]] = {}
         for served in self.sets:
@@ -162,11 +174,10 @@ class Served:
         now = time.monotonic()
         served.recent = {n: t for n, t in served.recent.items() if now - t < RECENT}
         due = {
-            n for n in names
-            if n not in served.rows or served.rows[n].get("status") not in QUIET
+            n for n in names if n not in served.rows or served.rows[n].get("status") not in QUIET
         } | served.recent.keys()
         start = served.cursor % max(len(names), 1)
-        due.update(names[start:start + SWEEP])
+        due.update(names[start : start + SWEEP])
         served.cursor = start + SWEEP
         return [n for n in names if n in due]
 
@@ -214,7 +225,7 @@ class Served:
                 return served, row
         raise security.AccessError("no such experiment in the served sets", source=repr(ident))
 
-    def _column_getters(self) -> list[tuple[dict[str, Any], Callable[[Row], Any]]]:
+    def _column_getters(self) -> list[tuple[dict[str, Any], Getter]]:
         rows = self.all_rows()
         with self.lock:
             if self._columns is not None:
@@ -224,8 +235,9 @@ class Served:
             keys.update(row.get("messages") or {})
         cols = _table.columns(rows)
         headers = {c.header for c in cols}
-        out = [({"header": c.header, "kind": _kind(c.header, keys, headers)}, c.get)
-               for c in cols]
+        out: list[tuple[dict[str, Any], Getter]] = [
+            ({"header": c.header, "kind": _kind(c.header, keys, headers)}, c.get) for c in cols
+        ]
         if _requeued(rows):
             out.append(({"header": "requeues", "kind": "field"}, _requeues))
         with self.lock:
@@ -303,7 +315,7 @@ def _requeued(rows: Sequence[Row]) -> bool:
     return any(isinstance(r.get("requeues"), int) and r["requeues"] > 0 for r in rows)
 
 
-def _requeues(row: Row) -> Any:
+def _requeues(row: Mapping[str, Any]) -> Any:
     return row.get("requeues") or 0
 
 

@@ -88,13 +88,15 @@ def sets_summary(served: data.Served) -> list[dict[str, Any]]:
         times = [
             str(t) for r in rows for t in (r.get("last"), r.get("stopped"), r.get("started")) if t
         ]
-        out.append({
-            "index": one.index,
-            "root": str(one.root),
-            "purpose": str(one.state.get("purpose") or ""),
-            "notes": [str(n) for n in one.state.get("notes") or []],
-            "count": len(rows),
-            "counts": dict(sorted(counts.items())),
-            "last": max(times) if times else None,
-        })
+        out.append(
+            {
+                "index": one.index,
+                "root": str(one.root),
+                "purpose": str(one.state.get("purpose") or ""),
+                "notes": [str(n) for n in one.state.get("notes") or []],
+                "count": len(rows),
+                "counts": dict(sorted(counts.items())),
+                "last": max(times) if times else None,
+            }
+        )
     return out
