@@ -36,7 +36,6 @@ def _message_rate(exp: object, payloads: list[dict[str, float]], seconds: float)
 
 def _message_cases(quick: bool) -> list[Result]:
     from bench.fixtures import twenty
-
     from fexp import _experiment
 
     rng = random.Random(0)

@@ -21,8 +21,8 @@ from ._hooks import Logger as Logger
 from ._hooks import Messenger as Messenger
 from ._hooks import Timer as Timer
 from ._monitor import Monitor as Monitor
-from ._pruner import Pruner as Pruner
 from ._probe import Probe as Probe
+from ._pruner import Pruner as Pruner
 from ._resume import load as load
 from ._specs import Spec as Spec
 from ._specs import SpecError as SpecError
