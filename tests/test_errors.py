@@ -193,7 +193,8 @@ def test_hostile_values_are_inert(fexp_cli: Cli, tmp_path: pathlib.Path) -> None
     result = fexp_cli("run", "-r", root, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "pwned").exists() and not (root / "pwned").exists()
-    folders = [p for p in root.iterdir() if p.is_dir()]
+    # Experiment folders only: the set also keeps its recorded environments/ beside them.
+    folders = [p for p in root.iterdir() if (p / "params.yml").exists()]
     assert len(folders) == len(HOSTILE)
     seen = set()
     for folder in folders:
