@@ -13,7 +13,7 @@ from typing import Literal
 
 SchedulerStatus = Literal[
     "queued", "running", "finished", "error", "stopped", "timeout", "preempted", "requeued",
-    "unknown",
+    "pruned", "unknown",
 ]
 """A scheduler's job state in fexp's status words (SPEC §3); ``unknown`` when it forgot the job."""
 
@@ -76,7 +76,9 @@ class JobState:
     @property
     def done(self) -> bool:
         """True when the job will not run again unless someone resubmits or requeues it."""
-        return self.status in ("finished", "error", "stopped", "timeout", "preempted", "unknown")
+        return self.status in (
+            "finished", "error", "stopped", "timeout", "preempted", "pruned", "unknown"
+        )
 
 
 class Launcher(abc.ABC):
