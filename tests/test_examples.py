@@ -54,7 +54,8 @@ def test_readme_tour(tmp_path: pathlib.Path) -> None:
     assert "ran 24: 24 finished" in result.stdout
     assert (tmp_path / "report.html").stat().st_size > 1000
     rows = list((tmp_path / "sweep").iterdir())
-    assert len([r for r in rows if r.is_dir()]) == 24
+    assert len([r for r in rows if (r / "params.yml").is_file()]) == 24
+    assert len(list((tmp_path / "sweep" / "environments").iterdir())) == 1  # one environment
 
     run([sys.executable, "-c", python_api], tmp_path)
     run([sys.executable, "-c", monitor], tmp_path)

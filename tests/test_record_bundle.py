@@ -58,6 +58,7 @@ def _results(root: pathlib.Path) -> dict[str, tuple[object, str]]:
     return found
 
 
+@pytest.mark.slow  # a virtualenv and a build of fexp from this checkout
 def test_imported_code_bundle_reruns_with_the_same_results_in_a_fresh_venv(
     trained: tuple[pathlib.Path, pathlib.Path], tmp_path: pathlib.Path
 ) -> None:
