@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import _atomic, _errors, _layout
+from .._core import records as _records
 from .._core import status as _status
 from . import owner as _owner
 
@@ -180,6 +181,8 @@ def claim(
     check = liveness or _owner.Liveness()
 
     def change(data: dict[str, Any]) -> bool:
+        if _records.params_problem(data):
+            return False  # empty or hand-broken: shown as corrupt, never run (not even --force)
         now = check.status(data, directory)
         held = data.get("_owner")
         if _owner.same(held, mine):
