@@ -85,6 +85,18 @@ def demo_set(
     return root
 
 
+def make_demo(factory: Any, name: str) -> tuple[pathlib.Path, dict[str, str]]:
+    """``demo_set`` in a fresh folder of a pytest ``tmp_path_factory``, with its own
+    FEXP_HOME; returns the set and the environment to run ``fexp`` against it."""
+    import pytest
+
+    base = factory.mktemp(name)
+    env = {"FEXP_HOME": str(base / "home")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FEXP_HOME", env["FEXP_HOME"])
+        return demo_set(base), env
+
+
 def add_hostile(root: pathlib.Path) -> str:
     """Register a copy of the first experiment under a name that is an HTML tag."""
     first = sorted(p for p in root.iterdir() if (p / "params.yml").exists())[0]

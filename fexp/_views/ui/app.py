@@ -315,7 +315,7 @@ class _Handlers:
             await anyio.to_thread.run_sync(self.note_fn, one.root, row["name"], text.strip())
         except _errors.FexpError as exc:
             return _error(exc)
-        await anyio.to_thread.run_sync(self.served.refresh)
+        await anyio.to_thread.run_sync(self.served.refresh, [str(ident)])
         self.live.wake()
         return _json(detail.experiment(self.served, str(ident)))
 
