@@ -183,6 +183,9 @@ def test_parallel_coordinates_brush_filters_the_table(page: Page) -> None:
     assert (
         page.page.locator("#groups tr[data-group]").count() == 4
     )  # 2 lr x 2 width, seeds averaged
+    page.page.select_option("#pydir", "max")  # loss down, acc up: one run dominates
+    assert page.page.text_content("#paretoinfo") == "1 on the front of 8"
+    assert page.page.text_content("#paretolist li a") == "lr=0.1__width=128__seed=0"
     page.shot("parallel")
     page.go("table")
     assert _count(page) == "8 of 13" and page.page.is_visible("#brushchip")
@@ -260,6 +263,9 @@ def test_a_running_experiment_updates_the_page_live(
         (tmp_path / "go0").touch()
         page.page.wait_for_selector(f'{row} .cell[data-key="live"]:text-is("42.5")', timeout=30_000)
         assert page.page.evaluate("window.__noReload") == 1  # no reload: pushed by the server
+        page.page.fill("#search", name)
+        assert page.names() == [name]  # a column header alone ("live") matches no other row
+        page.page.eval_on_selector("#scroller", "s => { s.scrollLeft = s.scrollWidth; }")
         page.shot("live")
     finally:
         (tmp_path / "stop").touch()

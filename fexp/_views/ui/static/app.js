@@ -60,7 +60,7 @@
     return row;
   }
   function searchText(row) {
-    if (row.text === null) row.text = S.columns.map((c, i) => c.header + "=" + text(row.c[i])).concat([text(row.name), text(row.status)]).join(" ").toLowerCase();
+    if (row.text === null) row.text = S.columns.map((c, i) => row.c[i] === null || row.c[i] === undefined ? "" : c.header + "=" + text(row.c[i])).concat([text(row.name), text(row.status)]).join(" ").toLowerCase();
     return row.text;
   }
   async function loadRows() {
@@ -453,7 +453,8 @@
     if (msgs.length > 1 && $("px").value === $("py").value) $("py").value = msgs[1];
     const xi = colIndex($("px").value), yi = colIndex($("py").value);
     const sx = $("pxdir").value === "max" ? -1 : 1, sy = $("pydir").value === "max" ? -1 : 1;
-    const pts = xi < 0 || yi < 0 ? [] : S.filtered.filter(r => typeof r.c[xi] === "number" && typeof r.c[yi] === "number").map(r => ({ x: r.c[xi], y: r.c[yi], r: r }));
+    const rows = S.brushed ? S.filtered.filter(r => S.brushed.has(r.id)) : S.filtered;
+    const pts = xi < 0 || yi < 0 ? [] : rows.filter(r => typeof r.c[xi] === "number" && typeof r.c[yi] === "number").map(r => ({ x: r.c[xi], y: r.c[yi], r: r }));
     const front = [];
     let best = Infinity;
     for (const p of pts.slice().sort((a, b) => sx * (a.x - b.x) || sy * (a.y - b.y))) if (sy * p.y < best) { best = sy * p.y; front.push(p); }
