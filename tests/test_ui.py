@@ -381,3 +381,23 @@ def test_links_out_report_and_tensorboard_command(
         timeout=120,
     )
     assert sorted(r["name"] for r in json.loads(listed.stdout)) == sorted(chosen)
+
+
+def test_ctrl_c_stops_the_server_quietly_with_a_live_page_open(
+    demo: tuple[pathlib.Path, dict[str, str]],
+) -> None:
+    import signal
+
+    ui = ui_sets.UiServer(demo[0], env=demo[1])
+    conn = http.client.HTTPConnection(urllib.parse.urlsplit(ui.base).netloc, timeout=30)
+    try:
+        conn.request("GET", "/api/events")
+        stream = conn.getresponse()
+        assert stream.status == 200 and stream.readline() == b"retry: 1000\n"
+        ui.process.send_signal(signal.SIGINT)
+        ui.process.wait(timeout=60)  # an open event stream must not keep it alive
+        assert ui.process.stderr is not None
+        assert "Traceback" not in ui.process.stderr.read()
+    finally:
+        conn.close()
+        ui.stop()
