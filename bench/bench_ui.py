@@ -137,7 +137,7 @@ def _table_cases(page: Any, url: str, repeat: int) -> list[Result]:
     render = _page_seconds(page, url, repeat)
     page.goto(url)
     page.wait_for_selector("html[data-ready='1']", state="attached", timeout=60_000)
-    sort = _in_page_ms(page, "fexpUi.sortBy('loss', Math.random() < 2)", repeat)
+    sort = _in_page_ms(page, "fexpUi.sortBy('loss', !fexpUi.state.sort.desc)", repeat)
     search = _in_page_ms(page, SEARCH, repeat)
     first = _in_page_ms(page, "await fexpUi.applyWhere(['lr<0.01', 'loss>0.5'])", 1)
     where = _in_page_ms(
