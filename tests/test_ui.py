@@ -401,3 +401,23 @@ def test_ctrl_c_stops_the_server_quietly_with_a_live_page_open(
     finally:
         conn.close()
         ui.stop()
+
+
+def test_without_the_ui_extra_the_error_names_it(
+    demo: tuple[pathlib.Path, dict[str, str]], tmp_path: pathlib.Path
+) -> None:
+    fake = tmp_path / "site" / "uvicorn"  # as if uvicorn were not installed
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n"
+    )
+    env = {**os.environ, **demo[1], "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run(
+        [ui_sets.fexp_exe(), "ui", str(demo[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "uvicorn is missing" in done.stderr and "pip install 'fexp[ui]'" in done.stderr
