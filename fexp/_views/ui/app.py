@@ -91,6 +91,7 @@ class Live:
     async def run(self) -> None:
         import anyio.to_thread
 
+        await anyio.to_thread.run_sync(self.served.warm)
         while True:
             start = time.perf_counter()
             ids = await anyio.to_thread.run_sync(self.served.refresh)

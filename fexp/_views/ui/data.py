@@ -106,7 +106,7 @@ class Served:
         self._refreshing = threading.Lock()
         self._columns: list[tuple[dict[str, Any], Getter]] | None = None
         self._message_keys: set[str] = set()
-        self._memo: tuple[tuple[int, int], dict[str, list[Any]]] = ((-1, 0), {})
+        self._memo: dict[str, tuple[list[Row], list[Any]]] = {}
         self._help: dict[int, tuple[Identity, dict[str, str]]] = {}
         for served in self.sets:
             self._load(served)
@@ -305,14 +305,28 @@ class Served:
         return [ids[i] for i in keep]
 
     def _cached(self, what: str, rows: list[Row], get: Getter) -> list[Any]:
-        """``[get(row) for row in rows]``, remembered until the rows change."""
+        """``[get(row) for row in rows]``, where only rows replaced since the last call
+        (a refresh puts a new row object in their place) are asked again."""
         with self.lock:
-            if self._memo[0] != (self.version, len(rows)):
-                self._memo = ((self.version, len(rows)), {})
-            memo = self._memo[1]
-        if what not in memo:
-            memo[what] = [get(r) for r in rows]
-        return memo[what]
+            before = self._memo.get(what)
+        if before is None or len(before[0]) != len(rows):
+            values = [get(r) for r in rows]
+        else:
+            seen, values = before
+            values = [
+                v if r is old else get(r) for r, old, v in zip(rows, seen, values, strict=True)
+            ]
+        with self.lock:
+            self._memo[what] = (rows, values)
+        return values
+
+    def warm(self) -> None:
+        """Look up every table column's key, so a first ``-w`` on a column is fast."""
+        rows = self.all_rows()
+        for column in self.columns():
+            if column["kind"] != "field":
+                key = column["header"]
+                self._cached(f"key:{key}", rows, functools.partial(_query.lookup, key=key))
 
     def help_texts(self, served: ServedSet) -> dict[str, str]:
         """Parameter help texts from the set's defaults.yml comments (no user code runs)."""
