@@ -421,3 +421,16 @@ def test_without_the_ui_extra_the_error_names_it(
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "uvicorn is missing" in done.stderr and "pip install 'fexp[ui]'" in done.stderr
+
+
+def test_names_in_experiment_yml_cannot_lead_out_of_the_set(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "set"
+    root.mkdir()
+    (tmp_path / "params.yml").write_text("_status: finished\nsecret: 1\n")  # outside the set
+    (root / "experiment.yml").write_text(
+        'experiments:\n  "..": {}\n  "../set/..": {}\n  ".": {}\n  ok: {}\n'
+    )
+    (root / "ok").mkdir()
+    (root / "ok" / "params.yml").write_text("_status: registered\nlr: 1\n")
+    served = data.Served([root])
+    assert [r["name"] for r in served.all_rows()] == ["ok"]

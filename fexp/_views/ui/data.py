@@ -82,7 +82,10 @@ def _read_state(root: pathlib.Path) -> dict[str, Any]:
 
 
 def _names(served: ServedSet) -> list[str]:
-    return [str(n) for n in served.state["experiments"] if "/" not in str(n)]
+    """The set's experiment names that are folder names inside it (experiment.yml is
+    untrusted: a name like ``..`` or ``a/../../x`` must not lead out of the set)."""
+    names = [str(n) for n in served.state["experiments"]]
+    return [n for n in names if n not in ("", ".", "..") and "/" not in n and "\0" not in n]
 
 
 class Served:
