@@ -6,11 +6,30 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["tests.slurm_cluster"]
+
+# Shared 2-core machines (developers' and CI's) are often loaded: a generation that takes a
+# second there is load, not a slow strategy. Deadlines and the too-slow check would fail a
+# fresh clone for no fault of the code, so both profiles drop them; CI runs fewer examples.
+settings.register_profile(
+    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile("ci", parent=settings.get_profile("dev"), print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def installed_fexp() -> str:
+    """The ``fexp`` console script beside this interpreter (an unactivated venv), else on PATH."""
+    beside = pathlib.Path(sys.executable).with_name("fexp")
+    found = str(beside) if beside.exists() else shutil.which("fexp")
+    assert found, "the fexp console script is not installed (pip install -e .)"
+    return found
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +59,7 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 @pytest.fixture
 def fexp_cli(clean_env: pathlib.Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the installed ``fexp`` console script in a subprocess, as a user would."""
-    exe = shutil.which("fexp")
-    assert exe, "the fexp console script is not installed (pip install -e .)"
+    exe = installed_fexp()
 
     def run(
         *args: object, cwd: pathlib.Path | None = None, input: str | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -18,7 +17,7 @@ import pytest
 import fexp
 from fexp import _registry
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, installed_fexp
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 TRAIN = f"{EXAMPLES / 'train_numpy.py'}:train_numpy"
@@ -105,8 +104,7 @@ def test_list_spark_column(fexp_cli: Cli, trained: pathlib.Path) -> None:
 @pytest.mark.slow
 def test_tensorboard_command_serves_one_run_per_experiment(trained: pathlib.Path) -> None:
     pytest.importorskip("tensorboard")
-    exe = shutil.which("fexp")
-    assert exe
+    exe = installed_fexp()
     for folder in trained.iterdir():  # give every experiment an event file
         if (folder / "params.yml").exists():
             exp = _registry.resolve(TRAIN).from_params_file(folder / "params.yml")

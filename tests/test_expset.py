@@ -12,7 +12,7 @@ import pytest
 import fexp
 from fexp import _yaml
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, installed_fexp
 
 HELLO = f"{EXAMPLES / 'hello_world.py'}:hello_world"
 
@@ -158,8 +158,7 @@ def test_find_all_sets_and_mode_set(tmp_path: pathlib.Path) -> None:
 def test_concurrent_links_lose_nothing(tmp_path: pathlib.Path, clean_env: pathlib.Path) -> None:
     """8 `fexp link` processes into one set at once: every configuration is registered."""
     xs = fexp.ExperimentSet.init(tmp_path / "busy", HELLO)
-    exe = shutil.which("fexp")
-    assert exe
+    exe = installed_fexp()
     procs = [
         subprocess.Popen(
             [exe, "link", f"{{times: {i}, to: a | b | c}}", "-r", str(xs.root)],

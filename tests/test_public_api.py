@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,8 @@ import pytest
 
 import fexp
 from fexp import _runner
+
+from .conftest import installed_fexp
 
 INIT = pathlib.Path(fexp.__file__)
 
@@ -216,10 +217,7 @@ def test_help_with_registered_experiments_loads_no_heavy_module() -> None:
 
 
 def _installed_fexp() -> str:
-    beside = pathlib.Path(sys.executable).with_name("fexp")
-    found = str(beside) if beside.exists() else shutil.which("fexp")
-    assert found, "the fexp console script is not installed (pip install -e .)"
-    return found
+    return installed_fexp()
 
 
 @pytest.mark.parametrize("how", ["python -m fexp", "fexp"])
