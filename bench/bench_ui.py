@@ -17,6 +17,7 @@ import random
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -108,7 +109,9 @@ def _live_seconds(page: Any, root: pathlib.Path, repeat: int) -> float:
         f"{{wait: '{wait}', live_key: loss, steps: 1}}", name="live"
     )
     run = subprocess.Popen(
-        ["fexp", "run", name, "-r", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [_fexp(), "run", name, "-r", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     row = f'#gbody .grow[data-exp="{name}"]'
     times = []
@@ -209,10 +212,16 @@ def _browser_cases(url: str, root: pathlib.Path, curved: list[str], quick: bool)
     ]
 
 
+def _fexp() -> str:
+    """The ``fexp`` script of this interpreter's environment (else the one on PATH)."""
+    beside = pathlib.Path(sys.executable).with_name("fexp")
+    return str(beside) if beside.exists() else "fexp"
+
+
 def _start(root: pathlib.Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, float]:
     start = time.perf_counter()
     process = subprocess.Popen(
-        ["fexp", "ui", str(root), "--port", "0"],
+        [_fexp(), "ui", str(root), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

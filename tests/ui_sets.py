@@ -53,9 +53,10 @@ def train(root: fexp.Root, lr: float = 0.01, width: int = 32, seed: int = 0, ste
 
 
 def fexp_exe() -> str:
-    exe = shutil.which("fexp")
-    assert exe, "the fexp console script is not installed (pip install -e .)"
-    return exe
+    """The installed ``fexp`` script (beside this interpreter, else on PATH)."""
+    from tests.conftest import installed_fexp
+
+    return installed_fexp()
 
 
 def run_fexp(*args: object, cwd: pathlib.Path | None = None) -> str:
