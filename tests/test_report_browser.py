@@ -7,6 +7,7 @@ Playwright never downloads a browser here; it drives the system Chromium.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pathlib
@@ -63,9 +64,10 @@ def make_report() -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     return rows, histories, _report.render_report(rows, histories, info, title="Browser test")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[tuple[Any, list[str]]]:
-    """One Chromium for the module; every non-file request is aborted and recorded."""
+@contextlib.contextmanager
+def chromium(allowed: str, height: int = 900) -> Iterator[tuple[Any, list[str]]]:
+    """One Chromium; every request whose URL does not start with ``allowed`` is aborted and
+    recorded (the report allows ``file:``, the dashboard tests their server's address)."""
     if not CHROMIUM.exists():
         _need(f"Debian's chromium is not installed at {CHROMIUM}")
     try:
@@ -77,7 +79,7 @@ def browser() -> Iterator[tuple[Any, list[str]]]:
     blocked: list[str] = []
 
     def route(route: Any) -> None:
-        if route.request.url.startswith("file:"):
+        if route.request.url.startswith(allowed):
             route.continue_()
         else:
             blocked.append(route.request.url)
@@ -86,12 +88,19 @@ def browser() -> Iterator[tuple[Any, list[str]]]:
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
+            viewport={"width": 1280, "height": height})
         context.route("**/*", route)
         try:
             yield context, blocked
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[tuple[Any, list[str]]]:
+    """One Chromium for the module; every non-file request is aborted and recorded."""
+    with chromium("file:") as opened:
+        yield opened
 
 
 class Page:

@@ -26,14 +26,9 @@ pytest.importorskip("uvicorn")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pathlib.Path, dict[str, str]]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, str]]:
     """A finished demo sweep (12 runs + one hostile folder) and the env to reach it."""
-    base = tmp_path_factory.mktemp("ui")
-    env = {"FEXP_HOME": str(base / "home")}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FEXP_HOME", env["FEXP_HOME"])
-        root = ui_sets.demo_set(base)
-    yield root, env
+    return ui_sets.make_demo(tmp_path_factory, "ui")
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +225,7 @@ def test_changes_since_a_version_carry_a_new_message(
     body = ui_sets.wait_for(changed)
     assert body, "the server never noticed the new message"
     headers = [c["header"] for c in body["columns"]]
-    [row] = body["rows"]
-    assert row["id"] == "0:lr=0.01__width=128__seed=1"
+    [row] = [r for r in body["rows"] if r["id"] == "0:lr=0.01__width=128__seed=1"]
     assert row["c"][headers.index("loss")] == 0.125
     assert server.json("api/changes?since=-5")["reset"] is True
 
@@ -358,3 +352,85 @@ def test_a_torn_log_line_is_skipped_like_the_cli_does() -> None:
     log = curves.parse_log(curves._decode(raw))
     assert log.keys == ["a", "b"] and list(log.series["a"][2]) == [1.0, 4.0]
     assert list(log.series["a"][0]) == [3.0, 2.0]  # x: the step, else the call count
+
+
+def test_links_out_report_and_tensorboard_command(
+    server: ui_sets.UiServer, demo: tuple[pathlib.Path, dict[str, str]]
+) -> None:
+    root, env = demo
+    chosen = [ui_sets.HOSTILE, "lr=0.1__width=32__seed=0"]
+    query = urllib.parse.urlencode([("id", f"0:{n}") for n in chosen])
+    conn = http.client.HTTPConnection(urllib.parse.urlsplit(server.base).netloc, timeout=30)
+    conn.request("GET", "/api/report?" + query)
+    answer = conn.getresponse()
+    html = answer.read().decode()
+    conn.close()
+    csp = answer.getheader("content-security-policy") or ""
+    assert answer.status == 200 and "script-src 'sha256-" in csp and "default-src 'none'" in csp
+    assert "lr=0.1__width=32__seed=0" in html and ui_sets.HOSTILE not in html  # escaped
+    [command] = server.json("api/tensorboard?" + query)["commands"]
+    import shlex
+
+    argv = shlex.split(command)
+    assert argv[:3] == ["fexp", "tensorboard", str(root)]
+    listed = subprocess.run(  # the same PATTERN selects exactly the chosen experiments
+        [ui_sets.fexp_exe(), "list", argv[3], "-r", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert sorted(r["name"] for r in json.loads(listed.stdout)) == sorted(chosen)
+
+
+def test_ctrl_c_stops_the_server_quietly_with_a_live_page_open(
+    demo: tuple[pathlib.Path, dict[str, str]],
+) -> None:
+    import signal
+
+    ui = ui_sets.UiServer(demo[0], env=demo[1])
+    conn = http.client.HTTPConnection(urllib.parse.urlsplit(ui.base).netloc, timeout=30)
+    try:
+        conn.request("GET", "/api/events")
+        stream = conn.getresponse()
+        assert stream.status == 200 and stream.readline() == b"retry: 1000\n"
+        ui.process.send_signal(signal.SIGINT)
+        ui.process.wait(timeout=60)  # an open event stream must not keep it alive
+        assert ui.process.stderr is not None
+        assert "Traceback" not in ui.process.stderr.read()
+    finally:
+        conn.close()
+        ui.stop()
+
+
+def test_without_the_ui_extra_the_error_names_it(
+    demo: tuple[pathlib.Path, dict[str, str]], tmp_path: pathlib.Path
+) -> None:
+    fake = tmp_path / "site" / "uvicorn"  # as if uvicorn were not installed
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n"
+    )
+    env = {**os.environ, **demo[1], "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run(
+        [ui_sets.fexp_exe(), "ui", str(demo[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "uvicorn is missing" in done.stderr and "pip install 'fexp[ui]'" in done.stderr
+
+
+def test_names_in_experiment_yml_cannot_lead_out_of_the_set(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "set"
+    root.mkdir()
+    (tmp_path / "params.yml").write_text("_status: finished\nsecret: 1\n")  # outside the set
+    (root / "experiment.yml").write_text(
+        'experiments:\n  "..": {}\n  "../set/..": {}\n  ".": {}\n  ok: {}\n'
+    )
+    (root / "ok").mkdir()
+    (root / "ok" / "params.yml").write_text("_status: registered\nlr: 1\n")
+    served = data.Served([root])
+    assert [r["name"] for r in served.all_rows()] == ["ok"]

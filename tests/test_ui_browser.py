@@ -11,7 +11,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from fexp import _yaml
 from tests import ui_sets
-from tests.test_report_browser import CHROMIUM, CHROMIUM_ARGS, _need
+from tests.test_report_browser import chromium
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("starlette")
@@ -28,13 +27,8 @@ ARTIFACTS = pathlib.Path(__file__).parent / "artifacts" / "ui"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pathlib.Path, dict[str, str]]]:
-    base = tmp_path_factory.mktemp("uib")
-    env = {"FEXP_HOME": str(base / "home")}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FEXP_HOME", env["FEXP_HOME"])
-        root = ui_sets.demo_set(base)
-    yield root, env
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, str]]:
+    return ui_sets.make_demo(tmp_path_factory, "uib")
 
 
 @pytest.fixture(scope="module")
@@ -46,34 +40,8 @@ def server(demo: tuple[pathlib.Path, dict[str, str]]) -> Iterator[ui_sets.UiServ
 
 @pytest.fixture(scope="module")
 def browser(server: ui_sets.UiServer) -> Iterator[tuple[Any, list[str]]]:
-    if not CHROMIUM.exists():
-        _need(f"Debian's chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need("the playwright Python package is not installed")
-    blocked: list[str] = []
-
-    def route(route: Any) -> None:
-        if route.request.url.startswith(server.base):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 860},
-        )
-        context.route("**/*", route)
-        try:
-            yield context, blocked
-        finally:
-            context.close()
+    with chromium(server.base, height=860) as opened:
+        yield opened
 
 
 class Page:
@@ -215,6 +183,9 @@ def test_parallel_coordinates_brush_filters_the_table(page: Page) -> None:
     assert (
         page.page.locator("#groups tr[data-group]").count() == 4
     )  # 2 lr x 2 width, seeds averaged
+    page.page.select_option("#pydir", "max")  # loss down, acc up: one run dominates
+    assert page.page.text_content("#paretoinfo") == "1 on the front of 8"
+    assert page.page.text_content("#paretolist li a") == "lr=0.1__width=128__seed=0"
     page.shot("parallel")
     page.go("table")
     assert _count(page) == "8 of 13" and page.page.is_visible("#brushchip")
@@ -292,6 +263,9 @@ def test_a_running_experiment_updates_the_page_live(
         (tmp_path / "go0").touch()
         page.page.wait_for_selector(f'{row} .cell[data-key="live"]:text-is("42.5")', timeout=30_000)
         assert page.page.evaluate("window.__noReload") == 1  # no reload: pushed by the server
+        page.page.fill("#search", name)
+        assert page.names() == [name]  # a column header alone ("live") matches no other row
+        page.page.eval_on_selector("#scroller", "s => { s.scrollLeft = s.scrollWidth; }")
         page.shot("live")
     finally:
         (tmp_path / "stop").touch()

@@ -53,9 +53,10 @@ def train(root: fexp.Root, lr: float = 0.01, width: int = 32, seed: int = 0, ste
 
 
 def fexp_exe() -> str:
-    exe = shutil.which("fexp")
-    assert exe, "the fexp console script is not installed (pip install -e .)"
-    return exe
+    """The installed ``fexp`` script (beside this interpreter, else on PATH)."""
+    from tests.conftest import installed_fexp
+
+    return installed_fexp()
 
 
 def run_fexp(*args: object, cwd: pathlib.Path | None = None) -> str:
@@ -83,6 +84,18 @@ def demo_set(
     run_fexp("run", "*", "-r", root, "--fork", "-j", "2")
     add_hostile(root)
     return root
+
+
+def make_demo(factory: Any, name: str) -> tuple[pathlib.Path, dict[str, str]]:
+    """``demo_set`` in a fresh folder of a pytest ``tmp_path_factory``, with its own
+    FEXP_HOME; returns the set and the environment to run ``fexp`` against it."""
+    import pytest
+
+    base = factory.mktemp(name)
+    env = {"FEXP_HOME": str(base / "home")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FEXP_HOME", env["FEXP_HOME"])
+        return demo_set(base), env
 
 
 def add_hostile(root: pathlib.Path) -> str:

@@ -83,14 +83,15 @@ def _error(exc: _errors.FexpError) -> Response:
 class Live:
     """The background refresher: re-reads changed experiments and wakes event streams."""
 
-    def __init__(self, served: data.Served) -> None:
-        self.served = served
+    def __init__(self, served: data.Served, stopping: Callable[[], bool]) -> None:
+        self.served, self.stopping = served, stopping
         self.changed = asyncio.Event()
         self.interval = 0.5
 
     async def run(self) -> None:
         import anyio.to_thread
 
+        await anyio.to_thread.run_sync(self.served.warm)
         while True:
             start = time.perf_counter()
             ids = await anyio.to_thread.run_sync(self.served.refresh)
@@ -146,14 +147,20 @@ def _tensorboard(served: data.Served, ids: list[str]) -> list[str]:
 
 
 def create_app(
-    served: data.Served, *, note: NoteFn | None, token: str | None, local: bool
+    served: data.Served,
+    *,
+    note: NoteFn | None,
+    token: str | None,
+    local: bool,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Starlette:
-    """The ASGI app serving ``served``, wrapped in the security guard."""
+    """The ASGI app serving ``served``, wrapped in the security guard; event streams end
+    once ``stopping()`` is true (the server is shutting down)."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.routing import Route
 
-    live = Live(served)
+    live = Live(served, stopping)
     handlers = _Handlers(served, live, note)
 
     @contextlib.asynccontextmanager
@@ -231,6 +238,7 @@ class _Handlers:
 
         async def stream() -> AsyncIterator[str]:
             nonlocal version
+            quiet = 0
             yield "retry: 1000\n\n"
             while True:
                 waiter = self.live.changed
@@ -240,9 +248,13 @@ class _Handlers:
                     yield f"event: rows\ndata: {dumps(payload)}\n\n"
                     continue
                 try:
-                    await asyncio.wait_for(waiter.wait(), timeout=15)
+                    await asyncio.wait_for(waiter.wait(), timeout=1)
                 except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if self.live.stopping():
+                        return  # end the stream so the server stops at once, quietly
+                    quiet += 1
+                    if quiet % 15 == 0:
+                        yield ": keep-alive\n\n"
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"cache-control": "no-store"}
@@ -315,7 +327,7 @@ class _Handlers:
             await anyio.to_thread.run_sync(self.note_fn, one.root, row["name"], text.strip())
         except _errors.FexpError as exc:
             return _error(exc)
-        await anyio.to_thread.run_sync(self.served.refresh)
+        await anyio.to_thread.run_sync(self.served.refresh, [str(ident)])
         self.live.wake()
         return _json(detail.experiment(self.served, str(ident)))
 

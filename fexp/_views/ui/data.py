@@ -9,6 +9,7 @@ page asks for (or is pushed) only what changed since the version it has.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -81,7 +82,10 @@ def _read_state(root: pathlib.Path) -> dict[str, Any]:
 
 
 def _names(served: ServedSet) -> list[str]:
-    return [str(n) for n in served.state["experiments"] if "/" not in str(n)]
+    """The set's experiment names that are folder names inside it (experiment.yml is
+    untrusted: a name like ``..`` or ``a/../../x`` must not lead out of the set)."""
+    names = [str(n) for n in served.state["experiments"]]
+    return [n for n in names if n not in ("", ".", "..") and "/" not in n and "\0" not in n]
 
 
 class Served:
@@ -102,8 +106,10 @@ class Served:
         self.version = 0
         self.changes: list[tuple[int, set[str], set[str]]] = []
         self.lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._columns: list[tuple[dict[str, Any], Getter]] | None = None
         self._message_keys: set[str] = set()
+        self._memo: dict[str, tuple[list[Row], list[Any]]] = {}
         self._help: dict[int, tuple[Identity, dict[str, str]]] = {}
         for served in self.sets:
             self._load(served)
@@ -125,13 +131,25 @@ class Served:
             _identity(os.path.join(folder, _layout.MESSAGES_FILE)),
         )
 
-    def refresh(self) -> set[str]:
+    def refresh(self, now: Sequence[str] = ()) -> set[str]:
         """Re-read what changed on disk; return the ids of changed (or removed) rows.
 
         Each call stats the experiments that may be writing (any status but a quiet one,
-        or changed in the last minute) and the next ``SWEEP`` of the others, so a message
-        shows at the next call and any other change within ``len / SWEEP`` calls.
+        or changed in the last minute), those named by ``now`` (ids) and the next ``SWEEP``
+        of the others, so a message shows at the next call and any other change within
+        ``len / SWEEP`` calls. Calls run one at a time.
         """
+        with self._refreshing:
+            changed, removed, reshape = self._sweep(set(now))
+            if changed or removed:
+                with self.lock:
+                    self.version += 1
+                    self.changes = [*self.changes[-HISTORY:], (self.version, changed, removed)]
+                    if reshape or removed:
+                        self._columns = None
+        return changed | removed
+
+    def _sweep(self, now: set[str]) -> tuple[set[str], set[str], bool]:
         changed: set[str] = set()
         removed: set[str] = set()
         reshape = False
@@ -143,7 +161,7 @@ class Served:
                     del served.rows[name]
                     served.ids.pop(name, None)
                 removed.add(row_id(served.index, name))
-            for name in self._due(served, names):
+            for name in self._due(served, names, now):
                 ids = self._file_ids(served, name)
                 if served.ids.get(name) == ids and name in served.rows:
                     continue
@@ -153,13 +171,7 @@ class Served:
                     served.rows[name], served.ids[name] = row, ids
                 served.recent[name] = time.monotonic()
                 changed.add(row_id(served.index, name))
-        if changed or removed:
-            with self.lock:
-                self.version += 1
-                self.changes = [*self.changes[-HISTORY:], (self.version, changed, removed)]
-                if reshape or removed:
-                    self._columns = None
-        return changed | removed
+        return changed, removed, reshape
 
     def _refresh_state(self, served: ServedSet) -> None:
         state_id = _identity(str(served.root / _layout.SET_FILE))
@@ -169,13 +181,15 @@ class Served:
             except _errors.FexpError:
                 pass  # a half-edited experiment.yml: keep the last good one
 
-    def _due(self, served: ServedSet, names: list[str]) -> list[str]:
-        """The names to stat now: possibly active ones plus the next slice of the rest."""
-        now = time.monotonic()
-        served.recent = {n: t for n, t in served.recent.items() if now - t < RECENT}
+    def _due(self, served: ServedSet, names: list[str], asked: set[str]) -> list[str]:
+        """The names to stat now: possibly active ones, the ``asked`` ids and the next
+        slice of the rest."""
+        clock = time.monotonic()
+        served.recent = {n: t for n, t in served.recent.items() if clock - t < RECENT}
         due = {
             n for n in names if n not in served.rows or served.rows[n].get("status") not in QUIET
         } | served.recent.keys()
+        due.update(n for n in names if row_id(served.index, n) in asked)
         start = served.cursor % max(len(names), 1)
         due.update(names[start : start + SWEEP])
         served.cursor = start + SWEEP
@@ -261,16 +275,61 @@ class Served:
             for r in rows
         ]
 
-    def _set_of(self, row: Row) -> int:
+    def _set_of(self, row: Mapping[str, Any]) -> int:
         for served in self.sets:
             if str(served.root) == row.get("set"):
                 return served.index
         return 0
 
     def matching(self, where: Sequence[str]) -> list[str]:
-        """Ids of the rows satisfying every ``-w`` condition (the CLI's grammar)."""
-        rows = _query.select(self.all_rows(), where=list(where))
-        return [row_id(self._set_of(r), r["name"]) for r in rows]
+        """Ids of the rows satisfying every ``-w`` condition (the CLI's grammar and its
+        ``_query.compare``; a literal key's values are looked up once per version).
+
+        Raises:
+            ConfigError: every malformed condition, in the CLI's words.
+        """
+        _query.select([], where=list(where))  # checks them all, as `fexp list -w` does
+        rows = self.all_rows()
+        keep = list(range(len(rows)))
+        for cond in (_query.parse_condition(w) for w in where):
+            if cond.regex is not None:
+                keep = [i for i in keep if _query.matches(rows[i], [cond])]
+                continue
+            values = self._cached(
+                f"key:{cond.key}", rows, functools.partial(_query.lookup, key=cond.key)
+            )
+            keep = [
+                i
+                for i in keep
+                if values[i] is not _query.MISSING
+                and all(_query.compare(values[i], op, ref) for op, ref in cond.tests)
+            ]
+        ids = self._cached("id", rows, lambda r: row_id(self._set_of(r), r["name"]))
+        return [ids[i] for i in keep]
+
+    def _cached(self, what: str, rows: list[Row], get: Getter) -> list[Any]:
+        """``[get(row) for row in rows]``, where only rows replaced since the last call
+        (a refresh puts a new row object in their place) are asked again."""
+        with self.lock:
+            before = self._memo.get(what)
+        if before is None or len(before[0]) != len(rows):
+            values = [get(r) for r in rows]
+        else:
+            seen, values = before
+            values = [
+                v if r is old else get(r) for r, old, v in zip(rows, seen, values, strict=True)
+            ]
+        with self.lock:
+            self._memo[what] = (rows, values)
+        return values
+
+    def warm(self) -> None:
+        """Look up every table column's key, so a first ``-w`` on a column is fast."""
+        rows = self.all_rows()
+        for column in self.columns():
+            if column["kind"] != "field":
+                key = column["header"]
+                self._cached(f"key:{key}", rows, functools.partial(_query.lookup, key=key))
 
     def help_texts(self, served: ServedSet) -> dict[str, str]:
         """Parameter help texts from the set's defaults.yml comments (no user code runs)."""

@@ -74,8 +74,13 @@ def serve(
 
     served = data.Served(roots)
     sock = bind(options)
+    servers: list[uvicorn.Server] = []
     application = app.create_app(
-        served, note=note, token=options.token, local=security.is_local(options.host)
+        served,
+        note=note,
+        token=options.token,
+        local=security.is_local(options.host),
+        stopping=lambda: bool(servers and servers[0].should_exit),
     )
     config = uvicorn.Config(
         application,
@@ -90,6 +95,7 @@ def serve(
         "Ctrl-C to stop"
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        servers.append(uvicorn.Server(config))
+        servers[0].run(sockets=[sock])
     finally:
         sock.close()

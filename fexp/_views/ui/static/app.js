@@ -11,6 +11,7 @@
     version: 0, sets: [], columns: [], rows: [], byId: new Map(), visible: [], filtered: [],
     where: [], whereIds: null, search: "", statusSel: new Set(), sort: { col: -1, desc: false },
     selected: new Set(), brushes: {}, brushed: null, view: "", expId: null, statuses: [],
+    rowsVersion: 0, sorted: [], sortedKey: "",
   };
   const T = { timings: {} };
 
@@ -60,13 +61,13 @@
     return row;
   }
   function searchText(row) {
-    if (row.text === null) row.text = S.columns.map((c, i) => c.header + "=" + text(row.c[i])).concat([text(row.name), text(row.status)]).join(" ").toLowerCase();
+    if (row.text === null) row.text = S.columns.map((c, i) => row.c[i] === null || row.c[i] === undefined ? "" : c.header + "=" + text(row.c[i])).concat([text(row.name), text(row.status)]).join(" ").toLowerCase();
     return row.text;
   }
   async function loadRows() {
     const body = await api("rows");
     S.version = body.version; S.sets = body.sets; S.columns = body.columns;
-    S.byId = new Map(); S.rows = body.rows.map(prepare);
+    S.byId = new Map(); S.rows = body.rows.map(prepare); S.rowsVersion++;
     if (S.where.length) await refreshWhere();
     renderStatuses(); buildHeader(); recompute();
   }
@@ -74,8 +75,10 @@
     if (p.reset || JSON.stringify(p.columns) !== JSON.stringify(S.columns)) return loadRows();
     for (const id of p.removed) S.byId.delete(id);
     const fresh = new Map(p.rows.map(r => [r.id, prepare(r)]));
-    S.rows = S.rows.filter(r => S.byId.has(r.id)).map(r => fresh.get(r.id) || r);
-    for (const [id, r] of fresh) if (!S.rows.some(x => x.id === id)) S.rows.push(r);
+    const seen = new Set();
+    S.rows = S.rows.filter(r => S.byId.has(r.id)).map(r => { seen.add(r.id); return fresh.get(r.id) || r; });
+    for (const [id, r] of fresh) if (!seen.has(id)) S.rows.push(r);
+    S.rowsVersion++;
     S.version = p.version;
     renderStatuses(); recompute();
     if (S.where.length) refreshWhere().then(recompute).catch(e => showError(e.message));
@@ -91,8 +94,21 @@
     if (ta !== tb) return ta ? -1 : 1;
     return text(a).localeCompare(text(b), undefined, { numeric: true });
   }
+  // Every row in the table's order, sorted again only when the rows or the sort change.
+  function sortedRows() {
+    const key = S.sort.col + ":" + S.sort.desc + ":" + S.rowsVersion;
+    if (S.sortedKey === key) return S.sorted;
+    const col = S.sort.col, sign = S.sort.desc ? -1 : 1;
+    S.sorted = col < 0 ? S.rows : S.rows.slice().sort((a, b) => {
+      const an = a.c[col] === null || a.c[col] === undefined, bn = b.c[col] === null || b.c[col] === undefined;
+      if (an || bn) return an && bn ? 0 : an ? 1 : -1;  // missing last both ways
+      return sign * compareValues(a.c[col], b.c[col]);
+    });
+    S.sortedKey = key;
+    return S.sorted;
+  }
   function baseFilter() {
-    let out = S.rows;
+    let out = sortedRows();
     if (S.whereIds) out = out.filter(r => S.whereIds.has(r.id));
     if (S.statusSel.size) out = out.filter(r => S.statusSel.has(String(r.status)));
     if (S.search) {
@@ -104,16 +120,7 @@
   function recompute() {
     const t0 = performance.now();
     S.filtered = baseFilter();
-    let out = S.brushed ? S.filtered.filter(r => S.brushed.has(r.id)) : S.filtered.slice();
-    const col = S.sort.col;
-    if (col >= 0) {
-      const sign = S.sort.desc ? -1 : 1;
-      out.sort((a, b) => {
-        const an = a.c[col] === null || a.c[col] === undefined, bn = b.c[col] === null || b.c[col] === undefined;
-        if (an || bn) return an && bn ? 0 : an ? 1 : -1;  // missing last both ways
-        return sign * compareValues(a.c[col], b.c[col]);
-      });
-    }
+    const out = S.brushed ? S.filtered.filter(r => S.brushed.has(r.id)) : S.filtered;
     S.visible = out;
     $("count").textContent = out.length + " of " + S.rows.length;
     renderBody(true);
@@ -453,7 +460,8 @@
     if (msgs.length > 1 && $("px").value === $("py").value) $("py").value = msgs[1];
     const xi = colIndex($("px").value), yi = colIndex($("py").value);
     const sx = $("pxdir").value === "max" ? -1 : 1, sy = $("pydir").value === "max" ? -1 : 1;
-    const pts = xi < 0 || yi < 0 ? [] : S.filtered.filter(r => typeof r.c[xi] === "number" && typeof r.c[yi] === "number").map(r => ({ x: r.c[xi], y: r.c[yi], r: r }));
+    const rows = S.brushed ? S.filtered.filter(r => S.brushed.has(r.id)) : S.filtered;
+    const pts = xi < 0 || yi < 0 ? [] : rows.filter(r => typeof r.c[xi] === "number" && typeof r.c[yi] === "number").map(r => ({ x: r.c[xi], y: r.c[yi], r: r }));
     const front = [];
     let best = Infinity;
     for (const p of pts.slice().sort((a, b) => sx * (a.x - b.x) || sy * (a.y - b.y))) if (sy * p.y < best) { best = sy * p.y; front.push(p); }
