@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors, _layout, _messages
@@ -23,14 +23,19 @@ def row_from_data(
     data: dict[str, Any],
     set_root: str,
     records: list[dict[str, Any]] | None = None,
+    log: dict[str, Any] | None = None,
 ) -> Row:
-    """Build a row from parsed params.yml data and the message log (read unless given)."""
+    """Build a row from parsed params.yml data and the message log (read unless its
+    ``records`` or its replayed messages ``log`` are given)."""
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
     messages = dict(data.get("_messages") or {})
-    if records is None:
-        records = _messages.read(directory / _layout.MESSAGES_FILE)
-    if records:
-        messages.update(_messages.replay(records))
+    if log is not None:
+        messages.update(log)
+    else:
+        if records is None:
+            records = _messages.read(directory / _layout.MESSAGES_FILE)
+        if records:
+            messages.update(_messages.replay(records))
     return {
         "name": directory.name,
         "path": str(directory),
@@ -78,8 +83,10 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
     }
 
 
-def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
-    """Read one experiment folder into a row."""
+def read_row(
+    directory: pathlib.Path, set_root: str | None = None, *, log: dict[str, Any] | None = None
+) -> Row:
+    """Read one experiment folder into a row (``log``: its log's messages, if replayed)."""
     root = set_root if set_root is not None else str(directory.parent)
     from . import _index
 
@@ -87,7 +94,7 @@ def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
         data = _index.read_mapping_cached(directory / _layout.PARAMS_FILE)
     except _errors.FexpError as exc:
         return corrupt_row(directory, root, str(exc))
-    return row_from_data(directory, data, root)
+    return row_from_data(directory, data, root, log=log)
 
 
 def histories(rows: Sequence[Row], keys: Sequence[str] | None = None) -> dict[str, Any]:
@@ -133,19 +140,23 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
-def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
-    """Rows for the experiments of one set (or any folder of experiment folders)."""
-    from . import _expset
+def rows_for_set(
+    root: pathlib.Path, pattern: str | None = None, keep: Callable[[Row], bool] | None = None
+) -> list[Row]:
+    """Rows for the experiments of one set (or any folder of experiment folders); ``keep``
+    filters them as they are read from the index (pushdown)."""
+    from . import _index
+    from ._store import set_file
 
     root = root.absolute()
     names: list[str] | None = None
     if (root / _layout.SET_FILE).exists():
-        names = list(_expset.ExperimentSet(root).state()["experiments"])
-    from . import _index
-
+        names = set_file.read_names(root)
     dirs = experiment_dirs(root, names)
-    chosen = set(match_names([d.name for d in dirs], pattern))
-    return _index.read_rows(root, [d for d in dirs if d.name in chosen])
+    if pattern not in (None, "", "*"):
+        chosen = set(match_names([d.name for d in dirs], pattern))
+        dirs = [d for d in dirs if d.name in chosen]
+    return _index.read_rows(root, dirs, keep)
 
 
 def find(
@@ -171,11 +182,15 @@ def find(
     roots = _config.known_sets() if all_sets or root is None else [pathlib.Path(root)]
     if root is not None and all_sets:
         roots = [pathlib.Path(root), *[r for r in roots if r != pathlib.Path(root)]]
+    keep = _query.row_test(
+        pattern=pattern, where=where, status=status, types_match=types_match,
+        missing_entry=missing_entry, limit=limit,
+    )
     rows: list[Row] = []
     for set_root in roots:
         if not set_root.is_dir():
             raise _errors.ConfigError("no such folder", source=str(set_root))
-        rows.extend(rows_for_set(set_root))
+        rows.extend(rows_for_set(set_root, keep=keep))
     rows = _query.select(
         rows,
         pattern=pattern,
@@ -211,7 +226,7 @@ def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:
     for root in roots:
         xs = _expset.ExperimentSet(root)
         if xs.exists():
-            state = xs.state()
+            state = xs.head()
             infos[str(xs.root)] = {
                 "purpose": state.get("purpose") or "",
                 "created": state.get("created"),

@@ -110,9 +110,9 @@ def link(
     """See ``ExperimentSet.link``."""
     from . import _sweep
 
-    xs.state()  # a missing set is reported before anything else
+    head = xs.head()  # a missing set is reported before anything else
     specs = xs.specs()
-    kind = _experiment_kind(xs)
+    kind = _experiment_kind(head)
     raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
     source = _sweep.render_source(sweep, "argument SWEEP") if sweep else "sweep"
     overrides = cast_points(raw_points, specs, kind, source)
@@ -124,9 +124,9 @@ def link(
         return _write(xs, names, per_name, defaults, helps, purpose)
 
 
-def _experiment_kind(xs: ExperimentSet) -> str | None:
-    ref = xs.state().get("ref")
-    return ref.rpartition(":")[2] if ref else None
+def _experiment_kind(head: Mapping[str, Any]) -> str | None:
+    ref = head.get("ref")
+    return ref.rpartition(":")[2] if isinstance(ref, str) and ref else None
 
 
 def _version(xs: ExperimentSet) -> dict[str, Any]:
@@ -137,6 +137,42 @@ def _version(xs: ExperimentSet) -> dict[str, Any]:
     return dict(defaults.get("_version") or {})
 
 
+#: Requests up to this size claim their folder names one by one (O(1) in the set's size);
+#: larger ones list the set once.
+FEW = 16
+
+
+def _taken(xs: ExperimentSet) -> set[str]:
+    """Every name a new folder must not take: managed names and existing entries."""
+    return set(xs.names()) | set(os.listdir(xs.root))
+
+
+def _claim(xs: ExperimentSet, base: str, taken: set[str] | None) -> tuple[str, set[str] | None]:
+    """Create the folder for ``base`` (or a free variant of it); return its name and the
+    taken names when they had to be listed."""
+    from . import _naming
+
+    if taken is None:
+        # The fast path: mkdir is the collision test, plus the all-lowercase variant for
+        # case-insensitive filesystems; any collision falls back to listing the set.
+        variant = base.lower()
+        if variant == base or not os.path.lexists(xs.root / variant):
+            try:
+                (xs.root / base).mkdir()
+                return base, None
+            except FileExistsError:
+                pass
+        taken = _taken(xs)
+    folder = _naming.unique_name(base, taken) if base.lower() in _lower(taken) else base
+    (xs.root / folder).mkdir()
+    taken.add(folder)
+    return folder, taken
+
+
+def _lower(taken: set[str]) -> set[str]:
+    return {t.lower() for t in taken}
+
+
 def _write(
     xs: ExperimentSet,
     names: list[str],
@@ -145,11 +181,10 @@ def _write(
     helps: dict[str, str],
     purpose: str,
 ) -> list[str]:
-    from . import _index, _naming, _render
+    from . import _find, _index, _render
+    from ._store import set_file
 
-    state = xs.state()
-    taken = set(state["experiments"]) | set(os.listdir(xs.root))
-    taken_lower = {t.lower() for t in taken}
+    taken = _taken(xs) if len(names) > FEW else None
     now = _meta.now_iso()
     # Every special key but the name is shared by the whole request: render it once.
     shared: dict[str, Any] = {
@@ -159,32 +194,28 @@ def _write(
     }
     shared_text = _render.render_special(shared)
     created: list[pathlib.Path] = []
-    final: list[str] = []
-    index: list[tuple[pathlib.Path, dict[str, Any]]] = []
+    added: dict[str, dict[str, Any]] = {}
+    index: list[tuple[pathlib.Path, os.stat_result, dict[str, Any]]] = []
     try:
         for base, override in zip(names, overrides, strict=True):
-            folder = base
-            if base.lower() in taken_lower:
-                folder = _naming.unique_name(base, taken)
-            taken.add(folder)
-            taken_lower.add(folder.lower())
+            folder, taken = _claim(xs, base, taken)
             directory = xs.root / folder
-            directory.mkdir()
             created.append(directory)
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
                     + _render.render_param_lines(params, helps))
-            # The folder is new and unlisted until experiment.yml is written below.
+            # The folder is new and unlisted until experiment.yml's journal names it below.
             path = directory / _layout.PARAMS_FILE
+            written = _atomic.create_new(path, text)
             data = {"_name": folder, **shared, **params}
-            _index.remember(path, data, _atomic.create_new(path, text), new=True)
-            state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
-            index.append((directory, data))
-            final.append(folder)
-        xs._write_state(state)
+            _index.remember(path, data, written, new=True)
+            row = _find.row_from_data(directory, data, str(xs.root), records=[])  # no run yet
+            index.append((directory, written, row))
+            added[folder] = {k: _params.to_plain(v) for k, v in override.items()}
+        set_file.amend(xs.root, added)
     except BaseException:
         for directory in created:
             shutil.rmtree(directory, ignore_errors=True)
         raise
     _index.record(xs.root, index)
-    return final
+    return list(added)

@@ -485,16 +485,41 @@ def select(
     Raises:
         ConfigError: every malformed argument, reported together in one message.
     """
+    keep = row_test(
+        pattern=pattern, where=where, status=status, types_match=types_match,
+        missing_entry=missing_entry, limit=limit,
+    )
+    out = [row for row in rows if keep(row)]
+    if sort:
+        out = sort_rows(out, sort)
+    return out if limit is None else out[:limit]
+
+
+def row_test(
+    *,
+    pattern: str | None = None,
+    where: Sequence[str | Condition] = (),
+    status: Sequence[str] = (),
+    types_match: str | None = None,
+    missing_entry: bool | str = False,
+    limit: int | None = None,
+) -> Callable[[Mapping[str, Any]], bool]:
+    """The filter of :func:`select` as one test on a row, to apply while rows are read.
+
+    Raises:
+        ConfigError: every malformed argument, reported together in one message.
+    """
     problems: list[_errors.ConfigError] = []
     tests = _filters(pattern, where, status, types_match, missing_entry, problems)
     if limit is not None and limit < 0:
         problems.append(_bad(f"limit {limit!r} (option --limit)", "expected 0 or more."))
     if problems:
         raise _join(problems)
-    out = [row for row in rows if all(test(row) for test in tests)]
-    if sort:
-        out = sort_rows(out, sort)
-    return out if limit is None else out[:limit]
+    if not tests:
+        return lambda row: True
+    if len(tests) == 1:
+        return tests[0]
+    return lambda row: all(test(row) for test in tests)
 
 
 def _join(problems: list[_errors.ConfigError]) -> _errors.ConfigError:

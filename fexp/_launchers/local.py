@@ -261,7 +261,7 @@ def run_set(
         if force:
             prepare(xs, name)
     cancel = cancel or Cancel()
-    env = {**os.environ, **(xs.state().get("env") or {})}
+    env = {**os.environ, **(xs.head().get("env") or {})}
     if fork:
         from . import forked
 
