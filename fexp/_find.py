@@ -45,7 +45,6 @@ def row_from_data(
         "registered": data.get("_registered"),
         "started": data.get("_started"),
         "stopped": data.get("_stopped"),
-        "last": data.get("_last"),
         "purpose": data.get("_purpose") or "",
         "params": params,
         "messages": messages,
@@ -55,6 +54,7 @@ def row_from_data(
         "error": None,
         "slurm": data.get("_slurm"),
         "attempts": len(data.get("_attempts") or []),
+        "last": data.get("_last"),
         "requeues": data.get("_requeues", 0),
     }
 
@@ -69,7 +69,6 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
         "registered": None,
         "started": None,
         "stopped": None,
-        "last": None,
         "purpose": "",
         "params": {},
         "messages": {},
@@ -79,6 +78,7 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
         "error": reason,
         "slurm": None,
         "attempts": 0,
+        "last": None,
         "requeues": 0,
     }
 
@@ -127,6 +127,8 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
 
     if pattern is None or pattern in ("", "*"):
         return list(names)
+    if not any(c in pattern for c in "*?[") and not pattern.startswith("re:"):
+        return [n for n in names if n == pattern]  # a plain name: no pattern to match
     if pattern.startswith("re:"):
         try:
             with warnings.catch_warnings():  # see _query._compile
@@ -137,26 +139,27 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
                 f"bad regular expression: {exc}", source=f"pattern {pattern!r}"
             ) from None
         return [n for n in names if regex.search(n)]
-    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    match = re.compile(fnmatch.translate(pattern)).match
+    return [n for n in names if match(n)]
 
 
 def rows_for_set(
-    root: pathlib.Path, pattern: str | None = None, keep: Callable[[Row], bool] | None = None
+    root: pathlib.Path,
+    pattern: str | None = None,
+    keep: Callable[[Row], bool] | None = None,
+    pre: Callable[[Any, str], bool] | None = None,
 ) -> list[Row]:
     """Rows for the experiments of one set (or any folder of experiment folders); ``keep``
-    filters them as they are read from the index (pushdown)."""
+    and ``pre`` filter them as they are read from the index (see ``_store.index``)."""
     from . import _index
     from ._store import set_file
 
     root = root.absolute()
-    names: list[str] | None = None
     if (root / _layout.SET_FILE).exists():
         names = set_file.read_names(root)
-    dirs = experiment_dirs(root, names)
-    if pattern not in (None, "", "*"):
-        chosen = set(match_names([d.name for d in dirs], pattern))
-        dirs = [d for d in dirs if d.name in chosen]
-    return _index.read_rows(root, dirs, keep)
+    else:
+        names = [d.name for d in experiment_dirs(root)]
+    return _index.read_named_rows(root, match_names(names, pattern), keep, pre)
 
 
 def find(
@@ -186,21 +189,16 @@ def find(
         pattern=pattern, where=where, status=status, types_match=types_match,
         missing_entry=missing_entry, limit=limit,
     )
+    pre = _query.prefilter(where, status)
     rows: list[Row] = []
     for set_root in roots:
         if not set_root.is_dir():
             raise _errors.ConfigError("no such folder", source=str(set_root))
-        rows.extend(rows_for_set(set_root, keep=keep))
-    rows = _query.select(
-        rows,
-        pattern=pattern,
-        where=where,
-        status=status,
-        types_match=types_match,
-        missing_entry=missing_entry,
-        sort=sort,
-        limit=limit,
-    )
+        # A name pattern picks folders before anything is read; a path pattern is in keep.
+        by_name = pattern if pattern is not None and "/" not in pattern else None
+        rows.extend(rows_for_set(set_root, by_name, keep=keep, pre=pre))
+    # Every row kept already passed the filter: only sort and limit are left.
+    rows = _query.select(rows, sort=sort, limit=limit)
     if mode == "set":
         return _table.group_by_set(rows, sets=_set_infos(roots))
     if mode != "experiment":

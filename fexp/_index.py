@@ -21,6 +21,16 @@ def read_rows(
     keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for ``dirs`` (experiment folders of the set at ``root``); see ``_store.index``."""
+    return read_named_rows(root, [d.name for d in dirs], keep)
+
+
+def read_named_rows(
+    root: pathlib.Path,
+    names: Sequence[str],
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    pre: Callable[[Any, str], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for the experiment folders ``names`` of the set at ``root``."""
     root_text = str(root)
 
     def build(directory: pathlib.Path, log: dict[str, Any] | None) -> dict[str, Any]:
@@ -28,7 +38,7 @@ def read_rows(
             return _find.read_row(directory, root_text)
         return _find.read_row(directory, root_text, log=log)
 
-    return _store_index.read_rows(root, dirs, build, keep)
+    return _store_index.read_rows(root, names, build, keep, pre)
 
 
 def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, Any, dict[str, Any]]]) -> None:

@@ -522,6 +522,36 @@ def row_test(
     return lambda row: all(test(row) for test in tests)
 
 
+def prefilter(
+    where: Sequence[str | Condition] = (), status: Sequence[str] = ()
+) -> Callable[[Mapping[str, Any], str], bool] | None:
+    """A test on a row's parameters and status alone, for rows not built yet (pushdown).
+
+    It returns False only for rows that :func:`select` would drop with these ``where`` and
+    ``status`` (a condition on a literal key that the parameters hold is decided by them,
+    since :func:`lookup` looks there first); anything else passes, to be decided on the
+    built row. None when there is nothing to decide early. Call it after :func:`row_test`
+    has checked the arguments.
+    """
+    conditions = [c if isinstance(c, Condition) else parse_condition(c) for c in where]
+    literal = [(c.key, c.tests) for c in conditions if c.regex is None]
+    wanted = frozenset(status)
+    if not literal and not wanted:
+        return None
+
+    def test(params: Mapping[str, Any], row_status: str) -> bool:
+        if wanted and row_status not in wanted:
+            return False
+        for key, tests in literal:
+            if key in params:
+                value = params[key]
+                if not all(compare(value, op, ref) for op, ref in tests):
+                    return False
+        return True
+
+    return test
+
+
 def _join(problems: list[_errors.ConfigError]) -> _errors.ConfigError:
     if len(problems) == 1:
         return problems[0]

@@ -30,7 +30,6 @@ _DEFAULTS: dict[str, Any] = {
     "stopped": None, "last": None, "purpose": "", "error": None, "slurm": None,
     "attempts": 0, "requeues": 0,
 }
-_FRESH = ("params", "messages", "version", "meta")  # mappings rebuilt per row
 _DERIVED = ("name", "path", "set")
 
 
@@ -56,18 +55,22 @@ def _compact(row: Row, shared: dict[str, int]) -> dict[str, Any]:
 
 
 def expand(name: str, root: str, compact: dict[str, Any], versions: list[Any]) -> Row:
-    """The row of an index entry (fields left out get their default values back)."""
-    row: Row = {"name": name, "path": f"{root}/{name}", "set": root, **_DEFAULTS}
-    row["params"] = row["messages"] = row["meta"] = None
-    row["notes"] = []
-    row.update(compact)
-    index = row.pop("v", None)
-    # Rows of one set share their version mapping: rows are read-only views.
-    row["version"] = versions[index] if isinstance(index, int) else {}
-    for key in _FRESH:
-        if row[key] is None:
-            row[key] = {}
-    return row
+    """The row of an index entry (fields left out get their default values back), its
+    fields in the order ``_find.row_from_data`` makes them."""
+    get = compact.get
+    index = get("v")
+    return {
+        "name": name, "path": f"{root}/{name}", "set": root,
+        "status": get("status", "registered"), "created": get("created"),
+        "registered": get("registered"), "started": get("started"),
+        "stopped": get("stopped"), "purpose": get("purpose", ""),
+        "params": get("params") or {}, "messages": dict(get("messages") or ()),
+        # Rows of one set share their version mapping: rows are read-only views.
+        "version": versions[index] if isinstance(index, int) else {},
+        "meta": get("meta") or {}, "notes": list(get("notes") or ()), "error": get("error"),
+        "slurm": get("slurm"), "attempts": get("attempts", 0), "last": get("last"),
+        "requeues": get("requeues", 0),
+    }
 
 
 class Index:
@@ -133,32 +136,43 @@ class Index:
 
 
 Build = Callable[[pathlib.Path, "dict[str, Any] | None"], Row]
+Prefilter = Callable[[Any, str], bool]
+
+
+def _ident(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
 def read_rows(
     root: pathlib.Path,
-    dirs: Sequence[pathlib.Path],
+    names: Sequence[str],
     build: Build,
     keep: Callable[[Row], bool] | None = None,
+    pre: Prefilter | None = None,
 ) -> list[Row]:
-    """Rows for ``dirs`` (experiment folders of the set at ``root``), from the index when
+    """Rows for the experiment folders ``names`` of the set at ``root``, from the index when
     their files are unchanged, else built by ``build(directory, log_messages)``.
 
     ``keep`` is the listing's filter, applied to each row as soon as it is known, so rows
-    it rejects are never collected (pushdown).
+    it rejects are never collected; ``pre(params, status)`` rejects indexed rows before
+    they are built or their logs read (pushdown).
     """
     index = Index(root)
     root_text = str(root)
     rows: list[Row] = []
-    seen: set[str] = set()
-    for directory in dirs:
-        name = directory.name
-        seen.add(name)
-        row = _cached(index, directory, root_text)
+    for name in names:
+        row = _cached(index, name, root_text, pre)
+        if row is False:
+            continue
         if row is None:
-            row = _rebuild(index, directory, build)
+            row = _rebuild(index, root / name, build)
         if keep is None or keep(row):
             rows.append(row)
+    seen = set(names)
     stale = [n for n in index.entries if n not in seen]
     for name in stale:
         del index.entries[name]
@@ -167,38 +181,42 @@ def read_rows(
     return rows
 
 
-def _cached(index: Index, directory: pathlib.Path, root: str) -> Row | None:
-    """The row from the index (its log read on from where it stopped while the experiment
-    may still write it), or None when it must be built."""
-    entry = index.entries.get(directory.name)
-    if entry is None or twin.identity(directory / _layout.PARAMS_FILE) != entry[0]:
+def _cached(index: Index, name: str, root: str, pre: Prefilter | None) -> Row | None | bool:
+    """The row from the index (a log that grew read on from where it stopped), None when
+    it must be built, False when ``pre`` rejects it."""
+    entry = index.entries.get(name)
+    folder = f"{root}/{name}/"
+    if entry is None or _ident(folder + _layout.PARAMS_FILE) != entry[0]:
         return None
-    row = expand(directory.name, root, entry[3], index.versions)
-    log = directory / _layout.MESSAGES_FILE
-    ident = twin.identity(log)
+    compact = entry[3]
+    if pre is not None and not pre(compact.get("params") or {}, compact.get("status", "registered")):
+        return False
+    log = folder + _layout.MESSAGES_FILE
+    ident = _ident(log)
     if ident == entry[1]:
-        return row
-    messages, state = message_replay.advance(log, entry[2])
-    row["messages"] = {**row["messages"], **messages}
+        return expand(name, root, entry[3], index.versions)
+    state = entry[2]
+    if ident is None or not state or state[0] != ident[0] or ident[2] < state[1]:
+        return None  # a log removed or replaced: build the row again
+    messages, state = message_replay.advance(pathlib.Path(log), state)
+    entry[3]["messages"] = {**(entry[3].get("messages") or {}), **messages}
     entry[1], entry[2] = ident if state else None, state
-    entry[3]["messages"] = row["messages"]
     index.changed = True
-    return row
+    return expand(name, root, entry[3], index.versions)
 
 
 def _rebuild(index: Index, directory: pathlib.Path, build: Build) -> Row:
     params_path = directory / _layout.PARAMS_FILE
     log = directory / _layout.MESSAGES_FILE
     params = twin.identity(params_path)
-    entry = index.entries.get(directory.name)
     log_ident = twin.identity(log)  # before reading: a later append makes it stale, not wrong
-    messages, state = message_replay.advance(log, entry[2] if entry else None)
+    messages, state = message_replay.advance(log, None)
     row = build(directory, messages if state else None)
     # Keep the row only if params.yml was not replaced while it was read: a writer racing
     # this reader must never leave its new identity next to the old content.
     if params is not None and params == twin.identity(params_path) and row.get("error") is None:
         index.put(directory.name, params, log_ident if state else None, state, row)
-    elif entry is not None:
+    elif directory.name in index.entries:
         del index.entries[directory.name]
         index.changed = True
     return row

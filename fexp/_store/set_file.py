@@ -28,11 +28,9 @@ def _paths(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
 
 
 def _parse(path: pathlib.Path) -> dict[str, Any]:
-    """experiment.yml's mapping, from its twin or parsed (then all three twins are kept)."""
+    """experiment.yml's mapping, from its twin or parsed; the head and names twins are
+    (re)made whenever this runs, since a reader of them lands here only when they are stale."""
     ident = twin.identity(path)
-    cached = twin.read_twin(twin.sidecar(path), ident)
-    if isinstance(cached, dict):
-        return cached
     data = twin.read_mapping_cached(path)
     if ident is not None and ident == twin.identity(path):
         _write_part_twins(path.parent, ident, data)
@@ -75,7 +73,7 @@ def _apply(experiments: dict[str, Any], records: list[dict[str, Any]]) -> dict[s
 def read_state(root: pathlib.Path) -> dict[str, Any]:
     """The whole description: experiment.yml with the journal's experiments applied."""
     path, _ = _paths(root)
-    data, records = _consistent(root, lambda ident: _parse(path))
+    data, records = _consistent(root, lambda ident: twin.read_mapping_cached(path))
     data = dict(data)
     experiments = data.get("experiments")
     if records and (experiments is None or isinstance(experiments, dict)):
