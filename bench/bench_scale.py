@@ -27,8 +27,13 @@ _COUNTER = itertools.count(1_000_000)
 
 def _sweep(size: int) -> str:
     b = min(size, 100)
-    return "{a: " + " | ".join(map(str, range(size // b))) + ", b: " + " | ".join(
-        map(str, range(b))) + "}"
+    return (
+        "{a: "
+        + " | ".join(map(str, range(size // b)))
+        + ", b: "
+        + " | ".join(map(str, range(b)))
+        + "}"
+    )
 
 
 def _build(base: pathlib.Path, size: int) -> pathlib.Path:
@@ -66,18 +71,37 @@ def _single_cases(fs: str, sets: dict[int, pathlib.Path], repeat: int) -> list[R
             continue
         goal = "ratio <= 1.2" if size >= 100_000 else ""
         link_n, link_0 = _alternate([_one_link(root), _one_link(empty)], repeat)
-        results.append(Result(f"[{fs}] link ONE into {size:,}", link_n * 1e3, "ms", goal,
-                              "into an empty set", link_0 * 1e3))
+        results.append(
+            Result(
+                f"[{fs}] link ONE into {size:,}",
+                link_n * 1e3,
+                "ms",
+                goal,
+                "into an empty set",
+                link_0 * 1e3,
+            )
+        )
         reset = ["reset", "a=0__b=0", "--status", "registered"]
         run = ["run", "a=0__b=0", "--force"]
         timing.run_once([timing.FEXP, "link", "{a: 0, b: 0}", "-r", str(empty)], check=False)
         for verb, args in (("reset", reset), ("run", run)):
-            n, zero = _alternate([
-                lambda args=args, root=root: [timing.FEXP, *args, "-r", str(root)],
-                lambda args=args: [timing.FEXP, *args, "-r", str(empty)],
-            ], repeat)
-            results.append(Result(f"[{fs}] {verb} ONE in {size:,}", n * 1e3, "ms", goal,
-                                  "in an empty set", zero * 1e3))
+            n, zero = _alternate(
+                [
+                    lambda args=args, root=root: [timing.FEXP, *args, "-r", str(root)],
+                    lambda args=args: [timing.FEXP, *args, "-r", str(empty)],
+                ],
+                repeat,
+            )
+            results.append(
+                Result(
+                    f"[{fs}] {verb} ONE in {size:,}",
+                    n * 1e3,
+                    "ms",
+                    goal,
+                    "in an empty set",
+                    zero * 1e3,
+                )
+            )
     return results
 
 
@@ -90,16 +114,37 @@ def _list_cases(fs: str, sets: dict[int, pathlib.Path], repeat: int) -> list[Res
         argv = [timing.FEXP, "list", "--json", "-r", str(root)]
         where = [timing.FEXP, "list", "-w", "a==3", "-w", "b==7", "-r", str(root)]
         if size == 1000:
-            fexp_s, bare_s = timing.paired([(argv, None), (bare, {"BARE_TYPER_PLAIN": "1"})],
-                                           repeat=repeat * 2)
-            results.append(Result(f"[{fs}] fexp list --json, 1,000", fexp_s * 1e3, "ms",
-                                  "ratio <= 1.2", "bare Typer command run", bare_s * 1e3))
+            fexp_s, bare_s = timing.paired(
+                [(argv, None), (bare, {"BARE_TYPER_PLAIN": "1"})], repeat=repeat * 2
+            )
+            results.append(
+                Result(
+                    f"[{fs}] fexp list --json, 1,000",
+                    fexp_s * 1e3,
+                    "ms",
+                    "ratio <= 1.2",
+                    "bare Typer command run",
+                    bare_s * 1e3,
+                )
+            )
             continue
         full_s, where_s = timing.paired([(argv, None), (where, None)], repeat=max(3, repeat // 2))
-        results.append(Result(f"[{fs}] fexp list --json, {size:,}", full_s, "s",
-                              "value <= 3" if size >= 100_000 else ""))
-        results.append(Result(f"[{fs}] fexp list -w (selective), {size:,}", where_s, "s",
-                              "value <= 0.5" if size >= 100_000 else ""))
+        results.append(
+            Result(
+                f"[{fs}] fexp list --json, {size:,}",
+                full_s,
+                "s",
+                "value <= 3" if size >= 100_000 else "",
+            )
+        )
+        results.append(
+            Result(
+                f"[{fs}] fexp list -w (selective), {size:,}",
+                where_s,
+                "s",
+                "value <= 0.5" if size >= 100_000 else "",
+            )
+        )
     return results
 
 
@@ -122,11 +167,20 @@ def _log_case(base: pathlib.Path, repeat: int, messages: int) -> list[Result]:
             with open(root / "a=1__b=1" / "messages.jsonl", "ab") as log:
                 log.write(_messages.encode({"loss": 0.4}, keep="min", now=2.0) * 10)
             return [timing.FEXP, "list", "--json", "-r", str(root)]
+
         return make
 
     long_s, short_s = _alternate([listing(roots[0]), listing(roots[1])], repeat)
-    return [Result(f"fexp list, a running log of {messages:,} messages", long_s * 1e3, "ms",
-                   "ratio <= 1.2", "a 10-message log", short_s * 1e3)]
+    return [
+        Result(
+            f"fexp list, a running log of {messages:,} messages",
+            long_s * 1e3,
+            "ms",
+            "ratio <= 1.2",
+            "a 10-message log",
+            short_s * 1e3,
+        )
+    ]
 
 
 def _floor(base: pathlib.Path, count: int) -> float:
@@ -154,8 +208,16 @@ def _link_floor_case(fs: str, base: pathlib.Path, repeat: int) -> list[Result]:
         links.append(time.perf_counter() - start)
         (base / f"fl{i}").mkdir()
         floors.append(_floor(base / f"fl{i}", 1000))
-    return [Result(f"[{fs}] link 1,000 (ExperimentSet.link)", statistics.median(links), "s",
-                   "ratio <= 2", "mkdir + 2 files x 1,000", statistics.median(floors))]
+    return [
+        Result(
+            f"[{fs}] link 1,000 (ExperimentSet.link)",
+            statistics.median(links),
+            "s",
+            "ratio <= 2",
+            "mkdir + 2 files x 1,000",
+            statistics.median(floors),
+        )
+    ]
 
 
 def _torch_cases(base: pathlib.Path, repeat: int) -> list[Result]:
@@ -185,35 +247,69 @@ def _torch_cases(base: pathlib.Path, repeat: int) -> list[Result]:
 
     times: dict[str, list[float]] = {k: [] for k in ("so", "st", "lo", "lt")}
     for _ in range(repeat):
-        for key, fn in (("so", save_ours), ("st", save_torch), ("lo", load_ours),
-                        ("lt", load_torch)):
+        for key, fn in (
+            ("so", save_ours),
+            ("st", save_torch),
+            ("lo", load_ours),
+            ("lt", load_torch),
+        ):
             start = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - start)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     return [
-        Result("torch checkpoint save, 50 MB", med["so"], "ms", "ratio <= 1.1",
-               "torch.save + fsync", med["st"]),
-        Result("torch checkpoint restore, 50 MB", med["lo"], "ms", "ratio <= 1.2",
-               "torch.load", med["lt"]),
+        Result(
+            "torch checkpoint save, 50 MB",
+            med["so"],
+            "ms",
+            "ratio <= 1.1",
+            "torch.save + fsync",
+            med["st"],
+        ),
+        Result(
+            "torch checkpoint restore, 50 MB",
+            med["lo"],
+            "ms",
+            "ratio <= 1.2",
+            "torch.load",
+            med["lt"],
+        ),
     ]
 
 
 def _help_case(repeat: int) -> list[Result]:
     import subprocess
 
-    shown = subprocess.run([timing.FEXP, "--help"], capture_output=True, text=True, check=True,
-                           env=timing.subprocess_env()).stdout
+    shown = subprocess.run(
+        [timing.FEXP, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=timing.subprocess_env(),
+    ).stdout
     lines = shown.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "Commands:")
-    n = sum(1 for line in lines[start + 1:] if line.startswith("  ") and not line.startswith("   "))
+    n = sum(
+        1 for line in lines[start + 1 :] if line.startswith("  ") and not line.startswith("   ")
+    )
     group = str(timing.FIXTURES / "bare_typer_group.py")
-    fexp_s, bare_s = timing.paired([
-        ([timing.FEXP, "--help"], None),
-        ([PYTHON, group, "--help"], {"BARE_TYPER_COMMANDS": str(n), "BARE_TYPER_PLAIN": "1"}),
-    ], repeat=repeat * 2)
-    return [Result(f"fexp --help ({n} commands)", fexp_s * 1e3, "ms", "ratio <= 1.0",
-                   f"bare plain Typer, {n} commands", bare_s * 1e3)]
+    fexp_s, bare_s = timing.paired(
+        [
+            ([timing.FEXP, "--help"], None),
+            ([PYTHON, group, "--help"], {"BARE_TYPER_COMMANDS": str(n), "BARE_TYPER_PLAIN": "1"}),
+        ],
+        repeat=repeat * 2,
+    )
+    return [
+        Result(
+            f"fexp --help ({n} commands)",
+            fexp_s * 1e3,
+            "ms",
+            "ratio <= 1.0",
+            f"bare plain Typer, {n} commands",
+            bare_s * 1e3,
+        )
+    ]
 
 
 def _filesystems(tmp: pathlib.Path) -> list[tuple[str, pathlib.Path]]:

@@ -318,19 +318,18 @@ def install_fast_coercion() -> None:
 
     if getattr(typer.core, "_fexp_fast_coercion", False):
         return
-    original = typer.core.build_runtime_param
+    original = typer.core.build_runtime_param  # type: ignore[attr-defined]
     fast = _fast_runtime_param_class()
 
     def build(descriptor: Any) -> Any:
         annotation = descriptor.annotation
         plain = annotation in _FAST_TYPES or annotation == list[str]
-        if plain and descriptor.file_annotation is None and not descriptor.is_choice and not (
-            descriptor.is_ranged
-        ):
+        simple = not (descriptor.file_annotation or descriptor.is_choice or descriptor.is_ranged)
+        if plain and simple:
             return fast(parameter_info=descriptor.parameter_info, annotation=annotation)
         return original(descriptor)
 
-    typer.core.build_runtime_param = build
+    typer.core.build_runtime_param = build  # type: ignore[attr-defined]
     typer.core._fexp_fast_coercion = True  # type: ignore[attr-defined]
 
 

@@ -142,16 +142,26 @@ def _version(xs: ExperimentSet) -> dict[str, Any]:
 FEW = 16
 
 
-def _taken(xs: ExperimentSet) -> set[str]:
-    """Every name a new folder must not take: managed names and existing entries."""
-    return set(xs.names()) | set(os.listdir(xs.root))
+class _Taken:
+    """Every name a new folder must not take (managed names and existing entries, in any
+    case: macOS and Windows file systems ignore it), listed once."""
+
+    def __init__(self, xs: ExperimentSet) -> None:
+        self.names = set(xs.names()) | set(os.listdir(xs.root))
+        self.lower = {t.lower() for t in self.names}
+
+    def claim(self, base: str) -> str:
+        from . import _naming
+
+        folder = _naming.unique_name(base, self.names) if base.lower() in self.lower else base
+        self.names.add(folder)
+        self.lower.add(folder.lower())
+        return folder
 
 
-def _claim(xs: ExperimentSet, base: str, taken: set[str] | None) -> tuple[str, set[str] | None]:
+def _claim(xs: ExperimentSet, base: str, taken: _Taken | None) -> tuple[str, _Taken | None]:
     """Create the folder for ``base`` (or a free variant of it); return its name and the
     taken names when they had to be listed."""
-    from . import _naming
-
     if taken is None:
         # The fast path: mkdir is the collision test, plus the all-lowercase variant for
         # case-insensitive filesystems; any collision falls back to listing the set.
@@ -162,15 +172,10 @@ def _claim(xs: ExperimentSet, base: str, taken: set[str] | None) -> tuple[str, s
                 return base, None
             except FileExistsError:
                 pass
-        taken = _taken(xs)
-    folder = _naming.unique_name(base, taken) if base.lower() in _lower(taken) else base
+        taken = _Taken(xs)
+    folder = taken.claim(base)
     (xs.root / folder).mkdir()
-    taken.add(folder)
     return folder, taken
-
-
-def _lower(taken: set[str]) -> set[str]:
-    return {t.lower() for t in taken}
 
 
 def _write(
@@ -184,7 +189,7 @@ def _write(
     from . import _find, _index, _render
     from ._store import set_file
 
-    taken = _taken(xs) if len(names) > FEW else None
+    taken = _Taken(xs) if len(names) > FEW else None
     now = _meta.now_iso()
     # Every special key but the name is shared by the whole request: render it once.
     shared: dict[str, Any] = {

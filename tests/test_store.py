@@ -39,8 +39,10 @@ def _random_log(rng: random.Random, n: int) -> bytes:
     lines = []
     for i in range(n):
         keep = rng.choice(["latest", "min", "max"])
-        values = {k: rng.choice([rng.random(), float("nan"), rng.randint(0, 9), "x"])
-                  for k in rng.sample(["loss", "acc", "lr", "note"], rng.randint(1, 3))}
+        values = {
+            k: rng.choice([rng.random(), float("nan"), rng.randint(0, 9), "x"])
+            for k in rng.sample(["loss", "acc", "lr", "note"], rng.randint(1, 3))
+        }
         leader = rng.choice([None, None, "loss"])
         lines.append(_messages.encode(values, keep=keep, leader=leader, step=i, now=1.0))
         if rng.random() < 0.05:
@@ -92,7 +94,9 @@ def test_listing_reads_a_growing_log_incrementally(tmp_path: pathlib.Path, fexp_
 # -- journal -----------------------------------------------------------------------------
 
 
-def test_a_torn_journal_line_is_skipped_and_ended_by_the_next_writer(tmp_path: pathlib.Path) -> None:
+def test_a_torn_journal_line_is_skipped_and_ended_by_the_next_writer(
+    tmp_path: pathlib.Path,
+) -> None:
     path = tmp_path / "j.jsonl"
     journal.append(path, [{"n": "a", "o": {}}], [1, 2, 3])
     with open(path, "ab") as handle:
@@ -165,9 +169,10 @@ def test_sigkill_of_link_at_random_points_leaves_a_readable_consistent_set(
     duration = time.perf_counter() - start
     for attempt in range(10):
         proc = subprocess.Popen(
-            [installed_fexp(), "link", sweep, "-n", f"k{attempt}",
-             "-r", str(root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+            [installed_fexp(), "link", sweep, "-n", f"k{attempt}", "-r", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
         )
         time.sleep(rng.uniform(0.2, 1.1) * duration)
         proc.send_signal(signal.SIGKILL)

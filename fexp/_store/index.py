@@ -26,9 +26,17 @@ VERSION = 2
 Row = dict[str, Any]
 #: Row fields left out of an entry when they have these values (rebuilt on reading).
 _DEFAULTS: dict[str, Any] = {
-    "status": "registered", "created": None, "registered": None, "started": None,
-    "stopped": None, "last": None, "purpose": "", "error": None, "slurm": None,
-    "attempts": 0, "requeues": 0,
+    "status": "registered",
+    "created": None,
+    "registered": None,
+    "started": None,
+    "stopped": None,
+    "last": None,
+    "purpose": "",
+    "error": None,
+    "slurm": None,
+    "attempts": 0,
+    "requeues": 0,
 }
 _DERIVED = ("name", "path", "set")
 
@@ -42,9 +50,7 @@ def _version_key(version: Any) -> str:
 
 def _compact(row: Row, shared: dict[str, int]) -> dict[str, Any]:
     """An entry's row: no derived fields, no defaults, the version as a number in ``shared``."""
-    out = {
-        k: v for k, v in row.items() if k not in _DERIVED and _DEFAULTS.get(k, _ABSENT) != v
-    }
+    out = {k: v for k, v in row.items() if k not in _DERIVED and _DEFAULTS.get(k, _ABSENT) != v}
     version = out.pop("version", None)
     if version:
         out["v"] = shared.setdefault(_version_key(version), len(shared))
@@ -60,15 +66,25 @@ def expand(name: str, root: str, compact: dict[str, Any], versions: list[Any]) -
     get = compact.get
     index = get("v")
     return {
-        "name": name, "path": f"{root}/{name}", "set": root,
-        "status": get("status", "registered"), "created": get("created"),
-        "registered": get("registered"), "started": get("started"),
-        "stopped": get("stopped"), "purpose": get("purpose", ""),
-        "params": get("params") or {}, "messages": dict(get("messages") or ()),
+        "name": name,
+        "path": f"{root}/{name}",
+        "set": root,
+        "status": get("status", "registered"),
+        "created": get("created"),
+        "registered": get("registered"),
+        "started": get("started"),
+        "stopped": get("stopped"),
+        "purpose": get("purpose", ""),
+        "params": get("params") or {},
+        "messages": dict(get("messages") or ()),
         # Rows of one set share their version mapping: rows are read-only views.
         "version": versions[index] if isinstance(index, int) else {},
-        "meta": get("meta") or {}, "notes": list(get("notes") or ()), "error": get("error"),
-        "slurm": get("slurm"), "attempts": get("attempts", 0), "last": get("last"),
+        "meta": get("meta") or {},
+        "notes": list(get("notes") or ()),
+        "error": get("error"),
+        "slurm": get("slurm"),
+        "attempts": get("attempts", 0),
+        "last": get("last"),
         "requeues": get("requeues", 0),
     }
 
@@ -165,11 +181,10 @@ def read_rows(
     root_text = str(root)
     rows: list[Row] = []
     for name in names:
-        row = _cached(index, name, root_text, pre)
-        if row is False:
+        found = _cached(index, name, root_text, pre)
+        if found is False:
             continue
-        if row is None:
-            row = _rebuild(index, root / name, build)
+        row = _rebuild(index, root / name, build) if found is None or found is True else found
         if keep is None or keep(row):
             rows.append(row)
     seen = set(names)
@@ -189,7 +204,9 @@ def _cached(index: Index, name: str, root: str, pre: Prefilter | None) -> Row | 
     if entry is None or _ident(folder + _layout.PARAMS_FILE) != entry[0]:
         return None
     compact = entry[3]
-    if pre is not None and not pre(compact.get("params") or {}, compact.get("status", "registered")):
+    if pre is not None and not pre(
+        compact.get("params") or {}, compact.get("status", "registered")
+    ):
         return False
     log = folder + _layout.MESSAGES_FILE
     ident = _ident(log)
@@ -228,8 +245,9 @@ def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, os.stat_res
     for directory, st, row in written:
         version = row.get("version") or None
         compact = _compact({**row, "version": None}, {})
-        records.append({"n": directory.name, "e": [twin.identity_of(st), None, None, compact],
-                        "v": version})
+        records.append(
+            {"n": directory.name, "e": [twin.identity_of(st), None, None, compact], "v": version}
+        )
     if records:
         with contextlib.suppress(OSError):
             journal.append(root / _layout.INDEX_LOG, records, None)

@@ -67,5 +67,7 @@ def _fold(current: dict[str, Any], data: bytes) -> None:
     """Apply the records in ``data`` onto ``current`` (``_messages.replay`` from a state)."""
     for record in _messages.decode(data):
         current.update(
-            _messages.apply(current, record["m"], record.get("keep", "latest"), record.get("leader"))
+            _messages.apply(
+                current, record["m"], record.get("keep", "latest"), record.get("leader")
+            )
         )

@@ -124,9 +124,7 @@ def write_state(root: pathlib.Path, state: Mapping[str, Any]) -> None:
     journal.start(log, ident)
 
 
-def amend(
-    root: pathlib.Path, added: Mapping[str, Any], removed: Sequence[str] = ()
-) -> None:
+def amend(root: pathlib.Path, added: Mapping[str, Any], removed: Sequence[str] = ()) -> None:
     """Record experiments added (name -> overrides) and removed, in O(1) for the set's size.
 
     Compacts when the journal outgrows a quarter of experiment.yml (so the amortised cost
