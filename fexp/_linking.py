@@ -125,9 +125,9 @@ def link(
     """See ``ExperimentSet.link``."""
     from . import _sweep
 
-    xs.state()  # a missing set is reported before anything else
+    head = xs.head()  # a missing set is reported before anything else
     specs = xs.specs()
-    kind = _experiment_kind(xs)
+    kind = _experiment_kind(head)
     raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
     source = _sweep.render_source(sweep, "argument SWEEP") if sweep else "sweep"
     overrides = cast_points(raw_points, specs, kind, source)
@@ -139,9 +139,9 @@ def link(
         return _write(xs, names, per_name, defaults, helps, purpose)
 
 
-def _experiment_kind(xs: ExperimentSet) -> str | None:
-    ref = xs.state().get("ref")
-    return ref.rpartition(":")[2] if ref else None
+def _experiment_kind(head: Mapping[str, Any]) -> str | None:
+    ref = head.get("ref")
+    return ref.rpartition(":")[2] if isinstance(ref, str) and ref else None
 
 
 def _version(xs: ExperimentSet) -> dict[str, Any]:
@@ -152,6 +152,47 @@ def _version(xs: ExperimentSet) -> dict[str, Any]:
     return dict(defaults.get("_version") or {})
 
 
+#: Requests up to this size claim their folder names one by one (O(1) in the set's size);
+#: larger ones list the set once.
+FEW = 16
+
+
+class _Taken:
+    """Every name a new folder must not take (managed names and existing entries, in any
+    case: macOS and Windows file systems ignore it), listed once."""
+
+    def __init__(self, xs: ExperimentSet) -> None:
+        self.names = set(xs.names()) | set(os.listdir(xs.root))
+        self.lower = {t.lower() for t in self.names}
+
+    def claim(self, base: str) -> str:
+        from . import _naming
+
+        folder = _naming.unique_name(base, self.names) if base.lower() in self.lower else base
+        self.names.add(folder)
+        self.lower.add(folder.lower())
+        return folder
+
+
+def _claim(xs: ExperimentSet, base: str, taken: _Taken | None) -> tuple[str, _Taken | None]:
+    """Create the folder for ``base`` (or a free variant of it); return its name and the
+    taken names when they had to be listed."""
+    if taken is None:
+        # The fast path: mkdir is the collision test, plus the all-lowercase variant for
+        # case-insensitive filesystems; any collision falls back to listing the set.
+        variant = base.lower()
+        if variant == base or not os.path.lexists(xs.root / variant):
+            try:
+                (xs.root / base).mkdir()
+                return base, None
+            except FileExistsError:
+                pass
+        taken = _Taken(xs)
+    folder = taken.claim(base)
+    (xs.root / folder).mkdir()
+    return folder, taken
+
+
 def _write(
     xs: ExperimentSet,
     names: list[str],
@@ -160,12 +201,11 @@ def _write(
     helps: dict[str, str],
     purpose: str,
 ) -> list[str]:
-    from . import _index, _naming, _render
+    from . import _find, _index, _render
+    from ._store import set_file
 
     recover(xs)
-    state = xs.state()
-    taken = set(state["experiments"]) | set(os.listdir(xs.root))
-    taken_lower = {t.lower() for t in taken}
+    taken = _Taken(xs) if len(names) > FEW else None
     now = _meta.now_iso()
     # Every special key but the name is shared by the whole request: render it once.
     shared: dict[str, Any] = {
@@ -174,31 +214,29 @@ def _write(
         "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
     }
     shared_text = _render.render_special(shared)
-    final: list[str] = []
-    index: list[tuple[pathlib.Path, dict[str, Any]]] = []
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=xs.root))
+    added: dict[str, dict[str, Any]] = {}
+    index: list[tuple[pathlib.Path, os.stat_result, dict[str, Any]]] = []
+    staging = _staging(xs)
     placed: list[pathlib.Path] = []
     try:
         for base, override in zip(names, overrides, strict=True):
-            folder = base
-            if base.lower() in taken_lower:
-                folder = _naming.unique_name(base, taken)
-            taken.add(folder)
-            taken_lower.add(folder.lower())
+            folder, taken = _claim(xs, staging, base, taken)
             directory = staging / folder
-            directory.mkdir()
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
                     + _render.render_param_lines(params, helps))
             # The folder is staged, unseen by any reader until it is moved into the set.
             path = directory / _layout.PARAMS_FILE
+            written = _atomic.create_new(path, text)
             data = {"_name": folder, **shared, **params}
-            _index.remember(path, data, _atomic.create_new(path, text), new=True)
-            state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
-            index.append((xs.root / folder, data))
-            final.append(folder)
-        _place(xs, staging, final, placed)
-        xs._write_state(state)
+            _index.remember(path, data, written, new=True)
+            target = xs.root / folder
+            row = _find.row_from_data(target, data, str(xs.root), records=[])  # no run yet
+            index.append((target, written, row))
+            added[folder] = {k: _params.to_plain(v) for k, v in override.items()}
+        _place(xs, staging, list(added), placed)
+        # The commit point: one append to experiment.yml's journal (O(1) in the set's size).
+        due = set_file.append(xs.root, added)
     except BaseException:
         for directory in placed:
             shutil.rmtree(directory, ignore_errors=True)
@@ -208,16 +246,25 @@ def _write(
     (xs.root / JOURNAL).unlink(missing_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     _index.record(xs.root, index)
-    return final
+    if due:
+        set_file.compact(xs.root)
+    return list(added)
 
 
 # A link first writes its folders into a hidden staging folder of the set, then records the
-# names it is about to move into the set in the journal, moves them, writes experiment.yml
-# and deletes the journal. Killed at any point (even by SIGKILL), it leaves only a staging
-# folder or journaled folders that experiment.yml does not list: the next link (or relink,
-# clean) removes them, so no orphan is ever renamed ``..._1``.
-STAGING_PREFIX = ".fexp-staging-"
+# names it is about to move into the set in the link journal, moves them, appends them to
+# experiment.yml's journal and deletes the link journal. Killed at any point (even by
+# SIGKILL), it leaves only a staging folder or journaled folders that experiment.yml does not
+# list: the next link (or relink, clean) removes them, so no orphan is ever renamed ``_1``.
+# The staging folders live in one folder of their own, so finding them never lists the set.
+STAGING_DIR = ".fexp-staging"
 JOURNAL = ".fexp-link-journal.json"
+
+
+def _staging(xs: ExperimentSet) -> pathlib.Path:
+    parent = xs.root / STAGING_DIR
+    parent.mkdir(exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(dir=parent))
 
 
 def _place(xs: ExperimentSet, staging: pathlib.Path, names: list[str],
@@ -235,9 +282,9 @@ def recover(xs: ExperimentSet) -> list[str]:
     the journaled folders experiment.yml does not list. Returns the names removed."""
     from ._core import names as rules
 
-    for entry in os.listdir(xs.root):
-        if entry.startswith(STAGING_PREFIX):
-            shutil.rmtree(xs.root / entry, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(xs.root / STAGING_DIR):
+            shutil.rmtree(xs.root / STAGING_DIR / entry, ignore_errors=True)
     journal = xs.root / JOURNAL
     try:
         names = json.loads(journal.read_text(encoding="utf-8"))
@@ -245,7 +292,7 @@ def recover(xs: ExperimentSet) -> list[str]:
         names = []
     if not journal.exists():
         return []
-    managed = xs.state()["experiments"]
+    managed = set(xs.names())
     removed = []
     for name in names if isinstance(names, list) else []:
         folder = xs.root / str(name)
