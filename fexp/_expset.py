@@ -12,7 +12,7 @@ import pathlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _atomic, _errors, _find, _index, _layout, _meta, _params, _yaml
+from . import _atomic, _errors, _find, _layout, _meta, _params, _yaml
 from ._store import set_file
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ SERVICES_FILE = "services.yml"
 TOKENS_DIR = "tokens"
 INDEX_FILE = ".fexp-index.json"
 # The per-set store (fexp/_store): experiment.yml's journal and twins, the row index's log.
-JOURNAL_FILE = ".fexp-journal.jsonl"
+SET_JOURNAL_FILE = ".fexp-journal.jsonl"
 SET_HEAD_TWIN = ".experiment.yml.head.json"
 SET_NAMES_TWIN = ".experiment.yml.names.json"
 INDEX_LOG = ".fexp-index.log"

@@ -2,11 +2,14 @@
 
 The whole request (sweep, config file, every value against its parameter's type, names) is
 validated before the first write; then, under the set's lock, folders and params.yml files
-are written and experiment.yml is updated once. On any failure the new folders are removed.
+are written into a staging folder, moved into the set under a link journal, and named in
+experiment.yml's journal with one append (``_store.set_file``). On any failure the new
+folders are removed; after a kill, ``recover`` removes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -158,11 +161,12 @@ FEW = 16
 
 
 class _Taken:
-    """Every name a new folder must not take (managed names and existing entries, in any
-    case: macOS and Windows file systems ignore it), listed once."""
+    """Every name a new folder must not take (managed names, entries of the set and the
+    folders this request staged, in any case: macOS and Windows file systems ignore it),
+    listed once."""
 
-    def __init__(self, xs: ExperimentSet) -> None:
-        self.names = set(xs.names()) | set(os.listdir(xs.root))
+    def __init__(self, xs: ExperimentSet, staging: pathlib.Path) -> None:
+        self.names = set(xs.names()) | set(os.listdir(xs.root)) | set(os.listdir(staging))
         self.lower = {t.lower() for t in self.names}
 
     def claim(self, base: str) -> str:
@@ -174,22 +178,27 @@ class _Taken:
         return folder
 
 
-def _claim(xs: ExperimentSet, base: str, taken: _Taken | None) -> tuple[str, _Taken | None]:
-    """Create the folder for ``base`` (or a free variant of it); return its name and the
-    taken names when they had to be listed."""
+def _claim(
+    xs: ExperimentSet, staging: pathlib.Path, base: str, taken: _Taken | None
+) -> tuple[str, _Taken | None]:
+    """Create the staged folder for ``base`` (or a free variant of it); return its name and
+    the taken names when they had to be listed."""
     if taken is None:
-        # The fast path: mkdir is the collision test, plus the all-lowercase variant for
-        # case-insensitive filesystems; any collision falls back to listing the set.
+        # The fast path: the name (and its all-lowercase variant, for case-insensitive
+        # filesystems) is free in the set, and mkdir in the staging folder is the test
+        # against this request's own names; any collision falls back to listing the set.
         variant = base.lower()
-        if variant == base or not os.path.lexists(xs.root / variant):
+        if not os.path.lexists(xs.root / base) and (
+            variant == base or not os.path.lexists(xs.root / variant)
+        ):
             try:
-                (xs.root / base).mkdir()
+                (staging / base).mkdir()
                 return base, None
             except FileExistsError:
                 pass
-        taken = _Taken(xs)
+        taken = _Taken(xs, staging)
     folder = taken.claim(base)
-    (xs.root / folder).mkdir()
+    (staging / folder).mkdir()
     return folder, taken
 
 
@@ -205,7 +214,6 @@ def _write(
     from ._store import set_file
 
     recover(xs)
-    taken = _Taken(xs) if len(names) > FEW else None
     now = _meta.now_iso()
     # Every special key but the name is shared by the whole request: render it once.
     shared: dict[str, Any] = {
@@ -219,6 +227,7 @@ def _write(
     staging = _staging(xs)
     placed: list[pathlib.Path] = []
     try:
+        taken = _Taken(xs, staging) if len(names) > FEW else None
         for base, override in zip(names, overrides, strict=True):
             folder, taken = _claim(xs, staging, base, taken)
             directory = staging / folder

@@ -37,6 +37,7 @@ _DEFAULTS: dict[str, Any] = {
     "slurm": None,
     "attempts": 0,
     "requeues": 0,
+    "owner": None,
 }
 _DERIVED = ("name", "path", "set")
 
@@ -86,6 +87,8 @@ def expand(name: str, root: str, compact: dict[str, Any], versions: list[Any]) -
         "attempts": get("attempts", 0),
         "last": get("last"),
         "requeues": get("requeues", 0),
+        # Who holds it (``_store.owner``): the listing settles running vs lost, then drops it.
+        "owner": get("owner"),
     }
 
 
@@ -215,7 +218,10 @@ def _cached(index: Index, name: str, root: str, pre: Prefilter | None) -> Row | 
     state = entry[2]
     if ident is None or not state or state[0] != ident[0] or ident[2] < state[1]:
         return None  # a log removed or replaced: build the row again
-    messages, state = message_replay.advance(pathlib.Path(log), state)
+    try:
+        messages, state = message_replay.advance(pathlib.Path(log), state)
+    except message_replay.CorruptLog:
+        return None  # build the row from the whole log: a corrupt one
     entry[3]["messages"] = {**(entry[3].get("messages") or {}), **messages}
     entry[1], entry[2] = ident if state else None, state
     index.changed = True
@@ -227,7 +233,10 @@ def _rebuild(index: Index, directory: pathlib.Path, build: Build) -> Row:
     log = directory / _layout.MESSAGES_FILE
     params = twin.identity(params_path)
     log_ident = twin.identity(log)  # before reading: a later append makes it stale, not wrong
-    messages, state = message_replay.advance(log, None)
+    try:
+        messages, state = message_replay.advance(log, None)
+    except message_replay.CorruptLog:  # the whole log is read again: a corrupt row
+        messages, state = {}, None
     row = build(directory, messages if state else None)
     # Keep the row only if params.yml was not replaced while it was read: a writer racing
     # this reader must never leave its new identity next to the old content.

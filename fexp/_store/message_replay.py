@@ -6,7 +6,9 @@ gives, because ``replay`` is a left fold. A remembered state is used only when t
 same file (same inode), has not shrunk, and still has a line end where the last replay
 stopped; otherwise the log is replayed from the start. Only complete lines move the
 remembered offset: a torn last line counts in the result (as in a full replay) but is read
-again next time, when its writer may have finished it.
+again next time, when its writer may have finished it. A record that breaks
+``_core.records`` raises ``CorruptLog``: the caller reads the whole log, whose row is then
+``corrupt`` (``_find.row_from_data``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import pathlib
 from typing import Any
 
 from .. import _messages
+
+
+class CorruptLog(ValueError):
+    """A record of the log is malformed (``_core.records.record_problem``)."""
+
 
 #: (inode, offset after the last complete line, reduced messages at that offset)
 State = list[Any]
@@ -35,6 +42,9 @@ def advance(path: pathlib.Path, state: Any) -> tuple[dict[str, Any], State | Non
 
     Args:
         state: what the previous call returned for this log, or None.
+
+    Raises:
+        CorruptLog: a record read is malformed.
     """
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -64,8 +74,17 @@ def advance(path: pathlib.Path, state: Any) -> tuple[dict[str, Any], State | Non
 
 
 def _fold(current: dict[str, Any], data: bytes) -> None:
-    """Apply the records in ``data`` onto ``current`` (``_messages.replay`` from a state)."""
+    """Apply the records in ``data`` onto ``current`` (``_messages.replay`` from a state).
+
+    Raises:
+        CorruptLog: a record is malformed.
+    """
+    from .._core import records
+
     for record in _messages.decode(data):
+        problem = records.record_problem(record)
+        if problem:
+            raise CorruptLog(problem)
         current.update(
             _messages.apply(
                 current, record["m"], record.get("keep", "latest"), record.get("leader")

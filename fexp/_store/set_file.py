@@ -17,21 +17,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import _atomic, _layout
-from . import journal, twin
+from . import journal, set_state, twin
 
 HEADER = "# fexp experiment set: managed by fexp, edit with care\n"
 MIN_COMPACT_BYTES = 64 * 1024
 
 
 def _paths(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-    return root / _layout.SET_FILE, root / _layout.JOURNAL_FILE
+    return root / _layout.SET_FILE, root / _layout.SET_JOURNAL_FILE
 
 
 def _parse(path: pathlib.Path) -> dict[str, Any]:
-    """experiment.yml's mapping, from its twin or parsed; the head and names twins are
-    (re)made whenever this runs, since a reader of them lands here only when they are stale."""
+    """experiment.yml's mapping, from its twin or parsed, checked (``set_state``: a corrupt
+    file raises); the head and names twins are (re)made whenever this runs, since a reader
+    of them lands here only when they are stale, so they only ever hold a sound file."""
     ident = twin.identity(path)
-    data = twin.read_mapping_cached(path)
+    data = set_state.check_state(twin.read_mapping_cached(path), path.parent, path)
     if ident is not None and ident == twin.identity(path):
         _write_part_twins(path.parent, ident, data)
     return data
@@ -70,14 +71,36 @@ def _apply(experiments: dict[str, Any], records: list[dict[str, Any]]) -> dict[s
     return experiments
 
 
+def _apply_unlinked(head: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``head`` with its ``unlinked`` list after the journal's records: an unlink record
+    (``u``) adds its name, an experiment added again leaves the list."""
+    unlinked = dict.fromkeys(set_state.unlinked(head))
+    changed = False
+    for record in records:
+        name = record.get("n")
+        if not isinstance(name, str):
+            continue
+        if record.get("d") and record.get("u"):
+            changed = changed or name not in unlinked
+            unlinked[name] = None
+        elif not record.get("d") and name in unlinked:
+            del unlinked[name]
+            changed = True
+    if changed:
+        head[set_state.UNLINKED_KEY] = sorted(unlinked)
+    return head
+
+
 def read_state(root: pathlib.Path) -> dict[str, Any]:
-    """The whole description: experiment.yml with the journal's experiments applied."""
+    """The whole description: experiment.yml with the journal's experiments applied (as
+    written; ``ExperimentSet.state`` checks it)."""
     path, _ = _paths(root)
     data, records = _consistent(root, lambda ident: twin.read_mapping_cached(path))
     data = dict(data)
     experiments = data.get("experiments")
     if records and (experiments is None or isinstance(experiments, dict)):
         data["experiments"] = _apply(dict(experiments or {}), records)
+        _apply_unlinked(data, records)
     return data
 
 
@@ -92,24 +115,36 @@ def _load_part(root: pathlib.Path, twin_name: str, part: Any) -> Any:
 
 
 def read_head(root: pathlib.Path) -> dict[str, Any]:
-    """experiment.yml without its ``experiments`` (ref, env, root, notes ...): small, fast."""
-    head, _ = _load_part(
+    """experiment.yml without its ``experiments`` (ref, env, root, notes ...): small, fast.
+
+    Raises:
+        YamlError: experiment.yml is corrupt (``set_state.check_state``).
+    """
+    head, records = _load_part(
         root, _layout.SET_HEAD_TWIN, lambda d: {k: v for k, v in d.items() if k != "experiments"}
     )
-    return dict(head) if isinstance(head, dict) else {}
+    head = dict(head) if isinstance(head, dict) else {}
+    return _apply_unlinked(head, records) if records else head
 
 
 def read_names(root: pathlib.Path) -> list[str]:
-    """The names of the set's experiments, in order (without parsing their overrides)."""
+    """The names of the set's experiments, in order (without parsing their overrides), each
+    checked to be one folder inside the set.
+
+    Raises:
+        YamlError: experiment.yml (or its journal) is corrupt (``set_state``).
+    """
 
     def names_of(data: Mapping[str, Any]) -> list[str]:
         experiments = data.get("experiments")
         return list(experiments) if isinstance(experiments, dict) else []
 
-    names, records = _load_part(root, _layout.SET_NAMES_TWIN, names_of)
-    if not records:
-        return [str(n) for n in names]
-    return list(_apply(dict.fromkeys(str(n) for n in names), records))
+    found, records = _load_part(root, _layout.SET_NAMES_TWIN, names_of)
+    names = [str(n) for n in found] if isinstance(found, list) else []
+    if records:
+        names = list(_apply(dict.fromkeys(names), records))
+    set_state.check_names(root, names, root / _layout.SET_FILE)
+    return names
 
 
 def write_state(root: pathlib.Path, state: Mapping[str, Any]) -> None:
@@ -124,22 +159,45 @@ def write_state(root: pathlib.Path, state: Mapping[str, Any]) -> None:
     journal.start(log, ident)
 
 
-def amend(root: pathlib.Path, added: Mapping[str, Any], removed: Sequence[str] = ()) -> None:
-    """Record experiments added (name -> overrides) and removed, in O(1) for the set's size.
-
-    Compacts when the journal outgrows a quarter of experiment.yml (so the amortised cost
-    stays constant), or when experiment.yml is not the file the journal amends (a hand
-    edit, or a compaction cut short): then the edit and the journal are folded together.
-    Call it under the set's lock.
-    """
+def append(
+    root: pathlib.Path,
+    added: Mapping[str, Any],
+    removed: Sequence[str] = (),
+    *,
+    unlinked: bool = False,
+) -> bool:
+    """Record experiments added (name -> overrides) and removed (``unlinked``: and listed
+    under ``unlinked`` for ``fexp clean``) with one append, in O(1) for the set's size.
+    Return whether a compaction is due: the journal outgrew a quarter of experiment.yml (so
+    the amortised cost stays constant), or experiment.yml is not the file the journal
+    amends (a hand edit, or a compaction cut short). Call it under the set's lock."""
     path, log = _paths(root)
-    records: list[dict[str, Any]] = [{"n": n, "d": 1} for n in removed]
+    mark = {"u": 1} if unlinked else {}
+    records: list[dict[str, Any]] = [{"n": n, "d": 1, **mark} for n in removed]
     records += [{"n": n, "o": dict(o)} for n, o in added.items()]
     if not records:
-        return
+        return False
     ident = twin.identity(path)
     exists, base = journal.read_base(log)
     size = journal.append(log, records, ident)
     yml_size = ident[2] if ident is not None else 0
-    if (exists and base != ident) or size > max(MIN_COMPACT_BYTES, yml_size // 4):
-        write_state(root, read_state(root))
+    return (exists and base != ident) or size > max(MIN_COMPACT_BYTES, yml_size // 4)
+
+
+def compact(root: pathlib.Path) -> None:
+    """Fold the journal (and any hand edit) into experiment.yml, once the whole is known
+    to be sound. Under lock."""
+    path, _ = _paths(root)
+    write_state(root, set_state.check_state(read_state(root), root, path))
+
+
+def amend(
+    root: pathlib.Path,
+    added: Mapping[str, Any],
+    removed: Sequence[str] = (),
+    *,
+    unlinked: bool = False,
+) -> None:
+    """``append``, then ``compact`` when it is due. Call it under the set's lock."""
+    if append(root, added, removed, unlinked=unlinked):
+        compact(root)
