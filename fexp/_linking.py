@@ -249,11 +249,11 @@ def _write(
     except BaseException:
         for directory in placed:
             shutil.rmtree(directory, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        _unstage(staging)
         (xs.root / JOURNAL).unlink(missing_ok=True)
         raise
     (xs.root / JOURNAL).unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    _unstage(staging)
     _index.record(xs.root, index)
     if due:
         set_file.compact(xs.root)
@@ -276,6 +276,13 @@ def _staging(xs: ExperimentSet) -> pathlib.Path:
     return pathlib.Path(tempfile.mkdtemp(dir=parent))
 
 
+def _unstage(staging: pathlib.Path) -> None:
+    """Remove a staging folder, and the staging parent once it is empty."""
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()
+
+
 def _place(xs: ExperimentSet, staging: pathlib.Path, names: list[str],
            placed: list[pathlib.Path]) -> None:
     """Journal ``names``, then move each staged folder into the set."""
@@ -293,7 +300,7 @@ def recover(xs: ExperimentSet) -> list[str]:
 
     with contextlib.suppress(FileNotFoundError):
         for entry in os.listdir(xs.root / STAGING_DIR):
-            shutil.rmtree(xs.root / STAGING_DIR / entry, ignore_errors=True)
+            _unstage(xs.root / STAGING_DIR / entry)
     journal = xs.root / JOURNAL
     try:
         names = json.loads(journal.read_text(encoding="utf-8"))
