@@ -272,7 +272,10 @@ def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:
     for root in roots:
         xs = _expset.ExperimentSet(root)
         if xs.exists():
-            state = xs.head()
+            try:
+                state = xs.head()
+            except _errors.FexpError:
+                continue  # a corrupt set among many: its row already says so
             infos[str(xs.root)] = {
                 "purpose": state.get("purpose") or "",
                 "created": state.get("created"),
