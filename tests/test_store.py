@@ -180,3 +180,9 @@ def test_sigkill_of_link_at_random_points_leaves_a_readable_consistent_set(
         assert _check_consistent(root, fexp_cli) % batch == 0
     assert fexp_cli("link", sweep, "-n", "after", "-r", root).returncode == 0
     assert _check_consistent(root, fexp_cli) % batch == 0
+    # The links that followed removed what the killed ones left: no orphan folder, so no
+    # name of a killed request would be taken by a variant (issue 11's staged link).
+    folders = {p.name for p in root.iterdir() if (p / "params.yml").exists()}
+    assert folders == set(set_file.read_names(root))
+    assert not (root / ".fexp-staging").exists()
+    assert not (root / ".fexp-link-journal.json").exists()
