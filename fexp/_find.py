@@ -197,8 +197,8 @@ def _settled_pre(pre: Callable[[Any, str], bool] | None) -> Callable[[Any, str],
     """``pre`` for rows not built yet: an active status may still turn out ``lost``."""
     if pre is None:
         return None
-    return lambda params, status: pre(params, status) or (
-        status in _status.ACTIVE and pre(params, _status.LOST)
+    return lambda params, status: (
+        pre(params, status) or (status in _status.ACTIVE and pre(params, _status.LOST))
     )
 
 
@@ -226,8 +226,12 @@ def find(
     if root is not None and all_sets:
         roots = [pathlib.Path(root), *[r for r in roots if r != pathlib.Path(root)]]
     keep = _query.row_test(
-        pattern=pattern, where=where, status=status, types_match=types_match,
-        missing_entry=missing_entry, limit=limit,
+        pattern=pattern,
+        where=where,
+        status=status,
+        types_match=types_match,
+        missing_entry=missing_entry,
+        limit=limit,
     )
     pre = _query.prefilter(where, status)
     rows: list[Row] = []

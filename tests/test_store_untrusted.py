@@ -56,6 +56,8 @@ def test_link_appends_to_the_sets_journal_not_the_tune_journal(
 def test_a_hostile_name_in_the_journal_is_a_corrupt_set(
     tmp_path: pathlib.Path, fexp_cli: CLI
 ) -> None:
+    """Every command that reads the set's names refuses it (``link`` appends without
+    reading the journal, to stay O(1): the set stays as corrupt as it was)."""
     root = tmp_path / "set"
     _set(root, fexp_cli)
     with open(root / JOURNAL, "a", encoding="utf-8") as handle:

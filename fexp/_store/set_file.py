@@ -8,6 +8,12 @@ identity serve the parse: the whole mapping, its head (everything but ``experime
 the experiment names. A hand edit of experiment.yml changes its identity, so it is parsed
 again and honoured; the journal's records are applied on top of it and folded in by the
 next writer. Writers hold the set's lock.
+
+experiment.yml is untrusted (hand edits, bundles): every parse is checked by
+``set_state.check_state`` before a head or names twin is made from it, ``read_names`` checks
+every name it returns (the journal's too), and a compaction checks the whole first; a corrupt
+file raises ``YamlError`` (exit 2, nothing written). ``unlink`` records (``u``) also keep the
+``unlinked`` list that ``fexp clean`` deletes from.
 """
 
 from __future__ import annotations
