@@ -12,18 +12,14 @@ from collections.abc import Callable
 from fexp import _messages
 from fexp._store import set_file
 
+from .test_store import _script_set
+
 CLI = Callable[..., subprocess.CompletedProcess[str]]
 JOURNAL = ".fexp-journal.jsonl"
 
 
 def _set(root: pathlib.Path, fexp_cli: CLI, sweep: str = "{a: 1 | 2}") -> None:
-    root.parent.mkdir(parents=True, exist_ok=True)
-    script = root.parent / "run.sh"
-    script.write_text("#!/bin/sh\nexit 0\n")
-    defaults = root.parent / "defaults.yml"
-    defaults.write_text("a: 0\n")
-    done = fexp_cli("init", "--script", script, "--defaults", defaults, "-r", root)
-    assert done.returncode == 0, done.stderr
+    _script_set(root, fexp_cli)
     done = fexp_cli("link", sweep, "-r", root)
     assert done.returncode == 0, done.stderr
 
