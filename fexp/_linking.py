@@ -202,6 +202,30 @@ def _claim(
     return folder, taken
 
 
+def _shared(xs: ExperimentSet, purpose: str) -> dict[str, Any]:
+    """Every special key but the name: shared by the whole request (rendered once)."""
+    now = _meta.now_iso()
+    return {
+        "_root": str(xs.root), "_status": _status.REGISTERED, "_purpose": purpose,
+        "_created": now, "_registered": now, "_started": None, "_stopped": None,
+        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
+    }
+
+
+def _stage_one(
+    xs: ExperimentSet, staging: pathlib.Path, folder: str, text: str, data: dict[str, Any]
+) -> tuple[pathlib.Path, os.stat_result, dict[str, Any]]:
+    """Write one staged params.yml (unseen by any reader until its folder is moved into the
+    set); return what the row index records for it."""
+    from . import _find, _index
+
+    path = staging / folder / _layout.PARAMS_FILE
+    written = _atomic.create_new(path, text)
+    _index.remember(path, data, written, new=True)
+    target = xs.root / folder
+    return target, written, _find.row_from_data(target, data, str(xs.root), records=[])
+
+
 def _write(
     xs: ExperimentSet,
     names: list[str],
@@ -210,17 +234,11 @@ def _write(
     helps: dict[str, str],
     purpose: str,
 ) -> list[str]:
-    from . import _find, _index, _render
+    from . import _index, _render
     from ._store import set_file
 
     recover(xs)
-    now = _meta.now_iso()
-    # Every special key but the name is shared by the whole request: render it once.
-    shared: dict[str, Any] = {
-        "_root": str(xs.root), "_status": _status.REGISTERED, "_purpose": purpose,
-        "_created": now, "_registered": now, "_started": None, "_stopped": None,
-        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
-    }
+    shared = _shared(xs, purpose)
     shared_text = _render.render_special(shared)
     added: dict[str, dict[str, Any]] = {}
     index: list[tuple[pathlib.Path, os.stat_result, dict[str, Any]]] = []
@@ -230,18 +248,11 @@ def _write(
         taken = _Taken(xs, staging) if len(names) > FEW else None
         for base, override in zip(names, overrides, strict=True):
             folder, taken = _claim(xs, staging, base, taken)
-            directory = staging / folder
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
                     + _render.render_param_lines(params, helps))
-            # The folder is staged, unseen by any reader until it is moved into the set.
-            path = directory / _layout.PARAMS_FILE
-            written = _atomic.create_new(path, text)
             data = {"_name": folder, **shared, **params}
-            _index.remember(path, data, written, new=True)
-            target = xs.root / folder
-            row = _find.row_from_data(target, data, str(xs.root), records=[])  # no run yet
-            index.append((target, written, row))
+            index.append(_stage_one(xs, staging, folder, text, data))
             added[folder] = {k: _params.to_plain(v) for k, v in override.items()}
         _place(xs, staging, list(added), placed)
         # The commit point: one append to experiment.yml's journal (O(1) in the set's size).
