@@ -101,7 +101,7 @@ def members(
         ConfigError: the set runs a script; the code is not in a git repository with a
             commit; the runs recorded different states; ``git archive`` fails.
     """
-    ref = xs.state().get("ref")
+    ref = xs.head().get("ref")
     if not ref:
         raise _errors.ConfigError(
             "this set runs a script, not Python code; export it without --with-code",

@@ -259,11 +259,36 @@ def tensorboard(
         process.wait(timeout=10)
 
 
+def _only(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: when they name one of fexp's own commands, an app
+    holding just that command, so that only its parameters are built (Typer builds every
+    command's parameters, and their types, for any invocation of a group)."""
+    name = args[0] if args else ""
+    found = [c for c in app.registered_commands if c.name == name and not name.startswith("-")]
+    if len(found) != 1:
+        return app
+    one = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        help=app.info.help,
+    )
+    one.registered_commands = found
+    # A callback keeps it a group (Typer runs a lone command without its name).
+    one.callback()(_group_callback)
+    return one
+
+
+def _group_callback() -> None:
+    """fexp: define, sweep, run, monitor and find experiments."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``fexp`` console script and ``python -m fexp``."""
-
+    _cli_params.install_fast_coercion()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="fexp")
+        _only(args)(args=args, prog_name="fexp")
     except _errors.FexpError as exc:
         _cli_params.report_error(exc)
         sys.exit(2)

@@ -310,3 +310,85 @@ def lazy_command_callback(loader: Callable[[], type[Experiment]], prog: str) -> 
         app(args=list(args), prog_name=prog)
 
     return callback
+
+
+_INT_TEXT = r"\s*[+-]?\d[\d_]*(\.0*)?\s*"
+_FAST_TYPES = (str, int, float, bool, pathlib.Path)
+
+
+def install_fast_coercion() -> None:
+    """Coerce plain option values (str, int, float, bool, Path, list[str]) without pydantic.
+
+    Typer 0.29 builds a pydantic ``TypeAdapter`` for every parameter it parses, which costs
+    more than the rest of a short command. fexp's own commands only take these plain types,
+    so they are converted here with the same results and error texts; any other annotation
+    still goes through Typer's own coercion.
+    """
+    import typer.core
+
+    if getattr(typer.core, "_fexp_fast_coercion", False):
+        return
+    original = typer.core.build_runtime_param  # type: ignore[attr-defined]
+    fast = _fast_runtime_param_class()
+
+    def build(descriptor: Any) -> Any:
+        annotation = descriptor.annotation
+        plain = annotation in _FAST_TYPES or annotation == list[str]
+        simple = not (descriptor.file_annotation or descriptor.is_choice or descriptor.is_ranged)
+        if plain and simple:
+            return fast(parameter_info=descriptor.parameter_info, annotation=annotation)
+        return original(descriptor)
+
+    typer.core.build_runtime_param = build  # type: ignore[attr-defined]
+    typer.core._fexp_fast_coercion = True  # type: ignore[attr-defined]
+
+
+def _fast_runtime_param_class() -> Any:
+    import dataclasses
+    import re
+
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam
+    from typer._param_types import coerce_cli_path
+
+    int_text = re.compile(_INT_TEXT)
+    kinds = {int: ("integer", "as an integer"), float: ("number", "as a number")}
+
+    def convert(value: Any, annotation: Any, param: Any, ctx: Any, info: Any) -> Any:
+        if annotation is pathlib.Path:
+            path = value if isinstance(value, pathlib.Path) else pathlib.Path(str(value))
+            return coerce_cli_path(path, info, path_type=pathlib.Path, param=param, ctx=ctx)
+        if annotation is str or type(value) is annotation:
+            return value
+        text = str(value)
+        if annotation is int and int_text.fullmatch(text):
+            return int(text.strip().split(".")[0])
+        if annotation is float:
+            with contextlib.suppress(ValueError):
+                return float(text)
+        if annotation is bool:
+            lowered = text.strip().lower()
+            if lowered in _BOOL_TEXT:
+                return _BOOL_TEXT[lowered]
+            raise BadParameter(
+                "Input should be a valid boolean, unable to interpret input", ctx=ctx, param=param
+            )
+        what, how = kinds[annotation]
+        raise BadParameter(
+            f"Input should be a valid {what}, unable to parse string {how}", ctx=ctx, param=param
+        )
+
+    @dataclasses.dataclass(frozen=True)
+    class FastRuntimeParam(RuntimeParam):  # type: ignore[misc]
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if self.annotation == list[str]:
+                return [str(v) for v in value]
+            return convert(value, self.annotation, param, ctx, self.parameter_info)
+
+    return FastRuntimeParam
+
+
+_BOOL_TEXT = {
+    **dict.fromkeys(("1", "true", "t", "yes", "y", "on"), True),
+    **dict.fromkeys(("0", "false", "f", "no", "n", "off"), False),
+}

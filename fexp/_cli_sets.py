@@ -28,7 +28,7 @@ def _set(root: pathlib.Path) -> Any:
     from . import _expset
 
     xs = _expset.ExperimentSet(root)
-    xs.state()  # a clear error when there is no set
+    xs.head()  # a clear error when there is no set
     return xs
 
 

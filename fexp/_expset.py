@@ -12,7 +12,8 @@ import pathlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _atomic, _errors, _find, _index, _layout, _meta, _params, _yaml
+from . import _atomic, _errors, _find, _layout, _meta, _params, _yaml
+from ._store import set_file
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -57,26 +58,31 @@ class ExperimentSet:
     def exists(self) -> bool:
         return self.paths.state.exists()
 
-    def state(self) -> dict[str, Any]:
-        """experiment.yml as data; a missing or corrupt file is a clear error."""
+    def _require(self) -> None:
         if not self.paths.state.exists():
             raise _errors.ExperimentStateError(
                 f"no experiment set here ({_layout.SET_FILE} missing); create one with "
                 "`fexp init NAME -r DIR`",
                 source=str(self.root),
             )
+
+    def state(self) -> dict[str, Any]:
+        """experiment.yml (with its journal) as data, once it is known to be a sound set
+        state (``_store.set_state``); a missing or corrupt file is a clear error."""
         from ._store import set_state
 
-        data = _index.read_mapping_cached(self.paths.state)
+        self._require()
+        data = set_file.read_state(self.root)
         return set_state.check_state(data, self.root, self.paths.state)
 
-    def _write_state(self, state: Mapping[str, Any]) -> None:
-        from . import _render
+    def head(self) -> dict[str, Any]:
+        """experiment.yml without its experiments (ref, env, root, notes ...), read without
+        parsing every experiment's entry."""
+        self._require()
+        return set_file.read_head(self.root)
 
-        text = "# fexp experiment set: managed by fexp, edit with care\n"
-        text += _render.yaml_block(dict(state))
-        _atomic.atomic_write(self.paths.state, text)
-        _index.remember(self.paths.state, dict(state))
+    def _write_state(self, state: Mapping[str, Any]) -> None:
+        set_file.write_state(self.root, state)
 
     def locked(self) -> Any:
         """The set's inter-process lock (a context manager)."""
@@ -84,14 +90,15 @@ class ExperimentSet:
 
     def names(self, pattern: str | None = None) -> list[str]:
         """Names of the set's experiments matching a glob (or ``re:REGEX``)."""
-        return _find.match_names(self.state()["experiments"], pattern)
+        self._require()
+        return _find.match_names(set_file.read_names(self.root), pattern)
 
     # -- definition -----------------------------------------------------------------------
     def experiment_class(self) -> type[Experiment] | None:
         """The Experiment class behind the set, or None for script-only sets."""
         from . import _registry
 
-        ref = self.state().get("ref")
+        ref = self.head().get("ref")
         return _registry.resolve(ref) if ref else None
 
     def specs(self) -> dict[str, _params.ParamSpec]:
@@ -468,7 +475,7 @@ class ExperimentSet:
         self._launched.clear()
 
     def __iter__(self) -> Iterator[pathlib.Path]:
-        return iter(self.root / n for n in self.state()["experiments"])
+        return iter(self.root / n for n in self.names())
 
 
 @contextlib.contextmanager

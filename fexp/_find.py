@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors, _layout, _messages
@@ -25,19 +25,24 @@ def row_from_data(
     data: dict[str, Any],
     set_root: str,
     records: list[dict[str, Any]] | None = None,
+    log: dict[str, Any] | None = None,
 ) -> Row:
-    """Build a row from parsed params.yml data and the message log (read unless given);
-    a params.yml or log of the wrong shape gives one ``corrupt`` row."""
+    """Build a row from parsed params.yml data and the message log (read unless its
+    ``records`` or its replayed messages ``log`` are given, a log that
+    ``_store.message_replay`` checked); a params.yml or log of the wrong shape gives one
+    ``corrupt`` row."""
     from ._core import records as rules
 
-    if records is None and not rules.params_problem(data):
+    if records is None and log is None and not rules.params_problem(data):
         records = _messages.read(directory / _layout.MESSAGES_FILE)
     problem = rules.params_problem(data) or rules.records_problem(records or [])
     if problem:
         return corrupt_row(directory, set_root, problem)
     params = {k: v for k, v in data.items() if not str(k).startswith("_")}
     messages = dict(data.get("_messages") or {})
-    if records:
+    if log is not None:
+        messages.update(log)
+    elif records:
         messages.update(_messages.replay(records))
     return {
         "name": directory.name,
@@ -48,7 +53,6 @@ def row_from_data(
         "registered": data.get("_registered"),
         "started": data.get("_started"),
         "stopped": data.get("_stopped"),
-        "last": data.get("_last"),
         "purpose": data.get("_purpose") or "",
         "params": params,
         "messages": messages,
@@ -58,6 +62,7 @@ def row_from_data(
         "error": None,
         "slurm": data.get("_slurm"),
         "attempts": len(data.get("_attempts") or []),
+        "last": data.get("_last"),
         "requeues": data.get("_requeues", 0),
         "owner": data.get("_owner"),
     }
@@ -73,7 +78,6 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
         "registered": None,
         "started": None,
         "stopped": None,
-        "last": None,
         "purpose": "",
         "params": {},
         "messages": {},
@@ -83,12 +87,15 @@ def corrupt_row(directory: pathlib.Path, set_root: str, reason: str) -> Row:
         "error": reason,
         "slurm": None,
         "attempts": 0,
+        "last": None,
         "requeues": 0,
     }
 
 
-def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
-    """Read one experiment folder into a row."""
+def read_row(
+    directory: pathlib.Path, set_root: str | None = None, *, log: dict[str, Any] | None = None
+) -> Row:
+    """Read one experiment folder into a row (``log``: its log's messages, if replayed)."""
     root = set_root if set_root is not None else str(directory.parent)
     from . import _index
 
@@ -96,7 +103,7 @@ def read_row(directory: pathlib.Path, set_root: str | None = None) -> Row:
         data = _index.read_mapping_cached(directory / _layout.PARAMS_FILE)
     except _errors.FexpError as exc:
         return corrupt_row(directory, root, str(exc))
-    return row_from_data(directory, data, root)
+    return row_from_data(directory, data, root, log=log)
 
 
 def histories(rows: Sequence[Row], keys: Sequence[str] | None = None) -> dict[str, Any]:
@@ -133,6 +140,8 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
 
     if pattern is None or pattern in ("", "*"):
         return list(names)
+    if not any(c in pattern for c in "*?[") and not pattern.startswith("re:"):
+        return [n for n in names if n == pattern]  # a plain name: no pattern to match
     if pattern.startswith("re:"):
         try:
             with warnings.catch_warnings():  # see _query._compile
@@ -143,26 +152,50 @@ def match_names(names: Iterable[str], pattern: str | None) -> list[str]:
                 f"bad regular expression: {exc}", source=f"pattern {pattern!r}"
             ) from None
         return [n for n in names if regex.search(n)]
-    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    match = re.compile(fnmatch.translate(pattern)).match
+    return [n for n in names if match(n)]
 
 
-def rows_for_set(root: pathlib.Path, pattern: str | None = None) -> list[Row]:
-    """Rows for the experiments of one set (or any folder of experiment folders)."""
-    from . import _expset
+def rows_for_set(
+    root: pathlib.Path,
+    pattern: str | None = None,
+    keep: Callable[[Row], bool] | None = None,
+    pre: Callable[[Any, str], bool] | None = None,
+) -> list[Row]:
+    """Rows for the experiments of one set (or any folder of experiment folders); ``keep``
+    and ``pre`` filter them as they are read from the index (see ``_store.index``)."""
+    from . import _index
+    from ._store import set_file
 
     root = root.absolute()
-    names: list[str] | None = None
     if (root / _layout.SET_FILE).exists():
-        names = list(_expset.ExperimentSet(root).state()["experiments"])
-    from . import _index
+        names = set_file.read_names(root)  # checked: one folder inside the set each
+    else:
+        names = [d.name for d in experiment_dirs(root)]
+    return _index.read_named_rows(
+        root, match_names(names, pattern), _settled(keep), _settled_pre(pre)
+    )
 
-    dirs = experiment_dirs(root, names)
-    chosen = set(match_names([d.name for d in dirs], pattern))
-    rows = _index.read_rows(root, [d for d in dirs if d.name in chosen])
-    _owner.statuses(rows)  # a running experiment whose owner is gone shows as lost
-    for row in rows:
-        row.pop("owner", None)
-    return rows
+
+def _settled(keep: Callable[[Row], bool] | None) -> Callable[[Row], bool]:
+    """``keep`` applied to rows whose status is settled first: a running experiment whose
+    owner is gone shows as lost (``_store.owner``); the ``owner`` key is dropped."""
+    check = _owner.Liveness()
+
+    def test(row: Row) -> bool:
+        check.settle(row)
+        return keep is None or keep(row)
+
+    return test
+
+
+def _settled_pre(pre: Callable[[Any, str], bool] | None) -> Callable[[Any, str], bool] | None:
+    """``pre`` for rows not built yet: an active status may still turn out ``lost``."""
+    if pre is None:
+        return None
+    return lambda params, status: (
+        pre(params, status) or (status in _status.ACTIVE and pre(params, _status.LOST))
+    )
 
 
 def find(
@@ -188,27 +221,32 @@ def find(
     roots = _config.known_sets() if all_sets or root is None else [pathlib.Path(root)]
     if root is not None and all_sets:
         roots = [pathlib.Path(root), *[r for r in roots if r != pathlib.Path(root)]]
-    rows: list[Row] = []
-    for set_root in roots:
-        if not set_root.is_dir():
-            raise _errors.ConfigError("no such folder", source=str(set_root))
-        try:
-            rows.extend(rows_for_set(set_root))
-        except _errors.FexpError as exc:
-            if len(roots) == 1:
-                raise
-            # Among many sets, a corrupt one is one corrupt row, not a failed listing.
-            rows.append(corrupt_row(set_root.absolute(), str(set_root.absolute()), str(exc)))
-    rows = _query.select(
-        rows,
+    keep = _query.row_test(
         pattern=pattern,
         where=where,
         status=status,
         types_match=types_match,
         missing_entry=missing_entry,
-        sort=sort,
         limit=limit,
     )
+    pre = _query.prefilter(where, status)
+    rows: list[Row] = []
+    for set_root in roots:
+        if not set_root.is_dir():
+            raise _errors.ConfigError("no such folder", source=str(set_root))
+        # A name pattern picks folders before anything is read; a path pattern is in keep.
+        by_name = pattern if pattern is not None and "/" not in pattern else None
+        try:
+            rows.extend(rows_for_set(set_root, by_name, keep=keep, pre=pre))
+        except _errors.FexpError as exc:
+            if len(roots) == 1:
+                raise
+            # Among many sets, a corrupt one is one corrupt row, not a failed listing.
+            bad = corrupt_row(set_root.absolute(), str(set_root.absolute()), str(exc))
+            if keep(bad):
+                rows.append(bad)
+    # Every row kept already passed the filter: only sort and limit are left.
+    rows = _query.select(rows, sort=sort, limit=limit)
     if mode == "set":
         return _table.group_by_set(rows, sets=_set_infos(roots))
     if mode != "experiment":
@@ -234,7 +272,10 @@ def _set_infos(roots: Sequence[pathlib.Path]) -> dict[str, dict[str, Any]]:
     for root in roots:
         xs = _expset.ExperimentSet(root)
         if xs.exists():
-            state = xs.state()
+            try:
+                state = xs.head()
+            except _errors.FexpError:
+                continue  # a corrupt set among many: its row already says so
             infos[str(xs.root)] = {
                 "purpose": state.get("purpose") or "",
                 "created": state.get("created"),

@@ -44,6 +44,11 @@ CONFIGS_DIR = "configs"
 SERVICES_FILE = "services.yml"
 TOKENS_DIR = "tokens"
 INDEX_FILE = ".fexp-index.json"
+# The per-set store (fexp/_store): experiment.yml's journal and twins, the row index's log.
+SET_JOURNAL_FILE = ".fexp-journal.jsonl"
+SET_HEAD_TWIN = ".experiment.yml.head.json"
+SET_NAMES_TWIN = ".experiment.yml.names.json"
+INDEX_LOG = ".fexp-index.log"
 
 
 def sidecar_name(name: str) -> str:

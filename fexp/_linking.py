@@ -2,11 +2,14 @@
 
 The whole request (sweep, config file, every value against its parameter's type, names) is
 validated before the first write; then, under the set's lock, folders and params.yml files
-are written and experiment.yml is updated once. On any failure the new folders are removed.
+are written into a staging folder, moved into the set under a link journal, and named in
+experiment.yml's journal with one append (``_store.set_file``). On any failure the new
+folders are removed; after a kill, ``recover`` removes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -125,9 +128,9 @@ def link(
     """See ``ExperimentSet.link``."""
     from . import _sweep
 
-    xs.state()  # a missing set is reported before anything else
+    head = xs.head()  # a missing set is reported before anything else
     specs = xs.specs()
-    kind = _experiment_kind(xs)
+    kind = _experiment_kind(head)
     raw_points = plan_points(sweep, config=config, samples=samples, seed=seed, points=points)
     source = _sweep.render_source(sweep, "argument SWEEP") if sweep else "sweep"
     overrides = cast_points(raw_points, specs, kind, source)
@@ -139,9 +142,9 @@ def link(
         return _write(xs, names, per_name, defaults, helps, purpose)
 
 
-def _experiment_kind(xs: ExperimentSet) -> str | None:
-    ref = xs.state().get("ref")
-    return ref.rpartition(":")[2] if ref else None
+def _experiment_kind(head: Mapping[str, Any]) -> str | None:
+    ref = head.get("ref")
+    return ref.rpartition(":")[2] if isinstance(ref, str) and ref else None
 
 
 def _version(xs: ExperimentSet) -> dict[str, Any]:
@@ -152,6 +155,77 @@ def _version(xs: ExperimentSet) -> dict[str, Any]:
     return dict(defaults.get("_version") or {})
 
 
+#: Requests up to this size claim their folder names one by one (O(1) in the set's size);
+#: larger ones list the set once.
+FEW = 16
+
+
+class _Taken:
+    """Every name a new folder must not take (managed names, entries of the set and the
+    folders this request staged, in any case: macOS and Windows file systems ignore it),
+    listed once."""
+
+    def __init__(self, xs: ExperimentSet, staging: pathlib.Path) -> None:
+        self.names = set(xs.names()) | set(os.listdir(xs.root)) | set(os.listdir(staging))
+        self.lower = {t.lower() for t in self.names}
+
+    def claim(self, base: str) -> str:
+        from . import _naming
+
+        folder = _naming.unique_name(base, self.names) if base.lower() in self.lower else base
+        self.names.add(folder)
+        self.lower.add(folder.lower())
+        return folder
+
+
+def _claim(
+    xs: ExperimentSet, staging: pathlib.Path, base: str, taken: _Taken | None
+) -> tuple[str, _Taken | None]:
+    """Create the staged folder for ``base`` (or a free variant of it); return its name and
+    the taken names when they had to be listed."""
+    if taken is None:
+        # The fast path: the name (and its all-lowercase variant, for case-insensitive
+        # filesystems) is free in the set, and mkdir in the staging folder is the test
+        # against this request's own names; any collision falls back to listing the set.
+        variant = base.lower()
+        if not os.path.lexists(xs.root / base) and (
+            variant == base or not os.path.lexists(xs.root / variant)
+        ):
+            try:
+                (staging / base).mkdir()
+                return base, None
+            except FileExistsError:
+                pass
+        taken = _Taken(xs, staging)
+    folder = taken.claim(base)
+    (staging / folder).mkdir()
+    return folder, taken
+
+
+def _shared(xs: ExperimentSet, purpose: str) -> dict[str, Any]:
+    """Every special key but the name: shared by the whole request (rendered once)."""
+    now = _meta.now_iso()
+    return {
+        "_root": str(xs.root), "_status": _status.REGISTERED, "_purpose": purpose,
+        "_created": now, "_registered": now, "_started": None, "_stopped": None,
+        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
+    }
+
+
+def _stage_one(
+    xs: ExperimentSet, staging: pathlib.Path, folder: str, text: str, data: dict[str, Any]
+) -> tuple[pathlib.Path, os.stat_result, dict[str, Any]]:
+    """Write one staged params.yml (unseen by any reader until its folder is moved into the
+    set); return what the row index records for it."""
+    from . import _find, _index
+
+    path = staging / folder / _layout.PARAMS_FILE
+    written = _atomic.create_new(path, text)
+    _index.remember(path, data, written, new=True)
+    target = xs.root / folder
+    return target, written, _find.row_from_data(target, data, str(xs.root), records=[])
+
+
 def _write(
     xs: ExperimentSet,
     names: list[str],
@@ -160,68 +234,64 @@ def _write(
     helps: dict[str, str],
     purpose: str,
 ) -> list[str]:
-    from . import _index, _naming, _render
+    from . import _index, _render
+    from ._store import set_file
 
     recover(xs)
-    state = xs.state()
-    taken = set(state["experiments"]) | set(os.listdir(xs.root))
-    taken_lower = {t.lower() for t in taken}
-    now = _meta.now_iso()
-    # Every special key but the name is shared by the whole request: render it once.
-    shared: dict[str, Any] = {
-        "_root": str(xs.root), "_status": _status.REGISTERED, "_purpose": purpose,
-        "_created": now, "_registered": now, "_started": None, "_stopped": None,
-        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
-    }
+    shared = _shared(xs, purpose)
     shared_text = _render.render_special(shared)
-    final: list[str] = []
-    index: list[tuple[pathlib.Path, dict[str, Any]]] = []
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=xs.root))
+    added: dict[str, dict[str, Any]] = {}
+    index: list[tuple[pathlib.Path, os.stat_result, dict[str, Any]]] = []
+    staging = _staging(xs)
     placed: list[pathlib.Path] = []
     try:
+        taken = _Taken(xs, staging) if len(names) > FEW else None
         for base, override in zip(names, overrides, strict=True):
-            folder = base
-            if base.lower() in taken_lower:
-                folder = _naming.unique_name(base, taken)
-            taken.add(folder)
-            taken_lower.add(folder.lower())
+            folder, taken = _claim(xs, staging, base, taken)
             params = {k: _params.to_plain(v) for k, v in {**defaults, **override}.items()}
             text = (_render.render_special({"_name": folder}) + shared_text
-                    + _render.render_param_lines(params, helps))  # fmt: skip
+                    + _render.render_param_lines(params, helps))
             data = {"_name": folder, **shared, **params}
-            _stage(staging / folder, text, data)
-            state["experiments"][folder] = {k: _params.to_plain(v) for k, v in override.items()}
-            index.append((xs.root / folder, data))
-            final.append(folder)
-        _place(xs, staging, final, placed)
-        xs._write_state(state)
+            index.append(_stage_one(xs, staging, folder, text, data))
+            added[folder] = {k: _params.to_plain(v) for k, v in override.items()}
+        _place(xs, staging, list(added), placed)
+        # The commit point: one append to experiment.yml's journal (O(1) in the set's size).
+        due = set_file.append(xs.root, added)
     except BaseException:
         for directory in placed:
             shutil.rmtree(directory, ignore_errors=True)
-        raise
-    finally:
+        _unstage(staging)
         (xs.root / JOURNAL).unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    (xs.root / JOURNAL).unlink(missing_ok=True)
+    _unstage(staging)
     _index.record(xs.root, index)
-    return final
+    if due:
+        set_file.compact(xs.root)
+    return list(added)
 
 
 # A link first writes its folders into a hidden staging folder of the set, then records the
-# names it is about to move into the set in the journal, moves them, writes experiment.yml
-# and deletes the journal. Killed at any point (even by SIGKILL), it leaves only a staging
-# folder or journaled folders that experiment.yml does not list: the next link (or relink,
-# clean) removes them, so no orphan is ever renamed ``..._1``.
-STAGING_PREFIX = ".fexp-staging-"
+# names it is about to move into the set in the link journal, moves them, appends them to
+# experiment.yml's journal and deletes the link journal. Killed at any point (even by
+# SIGKILL), it leaves only a staging folder or journaled folders that experiment.yml does not
+# list: the next link (or relink, clean) removes them, so no orphan is ever renamed ``_1``.
+# The staging folders live in one folder of their own, so finding them never lists the set.
+STAGING_DIR = ".fexp-staging"
 JOURNAL = ".fexp-link-journal.json"
 
 
-def _stage(directory: pathlib.Path, text: str, data: dict[str, Any]) -> None:
-    """Write one experiment folder in the staging folder, unseen by any reader."""
-    from . import _index
+def _staging(xs: ExperimentSet) -> pathlib.Path:
+    parent = xs.root / STAGING_DIR
+    parent.mkdir(exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(dir=parent))
 
-    directory.mkdir()
-    path = directory / _layout.PARAMS_FILE
-    _index.remember(path, data, _atomic.create_new(path, text), new=True)
+
+def _unstage(staging: pathlib.Path) -> None:
+    """Remove a staging folder, and the staging parent once it is empty."""
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()
 
 
 def _place(xs: ExperimentSet, staging: pathlib.Path, names: list[str],
@@ -239,9 +309,9 @@ def recover(xs: ExperimentSet) -> list[str]:
     the journaled folders experiment.yml does not list. Returns the names removed."""
     from ._core import names as rules
 
-    for entry in os.listdir(xs.root):
-        if entry.startswith(STAGING_PREFIX):
-            shutil.rmtree(xs.root / entry, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(xs.root / STAGING_DIR):
+            _unstage(xs.root / STAGING_DIR / entry)
     journal = xs.root / JOURNAL
     try:
         names = json.loads(journal.read_text(encoding="utf-8"))
@@ -249,7 +319,7 @@ def recover(xs: ExperimentSet) -> list[str]:
         names = []
     if not journal.exists():
         return []
-    managed = xs.state()["experiments"]
+    managed = set(xs.names())
     removed = []
     for name in names if isinstance(names, list) else []:
         folder = xs.root / str(name)

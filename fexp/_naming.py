@@ -261,6 +261,10 @@ def is_inside(root: pathlib.Path, path: pathlib.Path) -> bool:
     return resolved != resolved_root and resolved.is_relative_to(resolved_root)
 
 
+#: More names than this are checked against one listing of the set, not a stat each.
+_LISTED = 64
+
+
 def check_stored_names(root: pathlib.Path, names: Collection[Any], *, source: str) -> None:
     """Validate experiment names read from a file (``experiment.yml``, a bundle): each is one
     folder name, and its folder (when it exists) stays inside ``root`` after links resolve.
@@ -270,18 +274,35 @@ def check_stored_names(root: pathlib.Path, names: Collection[Any], *, source: st
     """
     from ._core import names as rules
 
-    resolved_root: pathlib.Path | None = None
-    for name in names:
+    names = list(names)
+    for name in [] if rules.surely_plain(names) else names:
         problem = rules.stored_name_problem(name)
-        if problem is None and os.path.islink(os.path.join(root, name)):
-            resolved_root = resolved_root or root.resolve()
-            if not is_inside(resolved_root, root / name) or (
-                (root / name).resolve().parent != resolved_root
-            ):
-                problem = f"folder {name!r} is a link that leads outside the set"
         if problem is not None:
-            raise _errors.YamlError(
-                f"corrupt: {problem}; an experiment name must be one folder inside the set. "
-                "Fix or remove that entry by hand; nothing was changed",
-                source=source,
-            )
+            raise _corrupt_name(problem, source)
+    resolved_root: pathlib.Path | None = None
+    for name in _links(root, names):
+        resolved_root = resolved_root or root.resolve()
+        if not is_inside(resolved_root, root / name) or (
+            (root / name).resolve().parent != resolved_root
+        ):
+            raise _corrupt_name(f"folder {name!r} is a link that leads outside the set", source)
+
+
+def _links(root: pathlib.Path, names: list[str]) -> list[str]:
+    """The ``names`` whose folder in ``root`` is a symbolic link."""
+    if len(names) <= _LISTED:
+        return [n for n in names if os.path.islink(os.path.join(root, n))]
+    try:
+        with os.scandir(root) as entries:
+            links = {e.name for e in entries if e.is_symlink()}
+    except OSError:
+        return []
+    return [n for n in names if n in links] if links else []
+
+
+def _corrupt_name(problem: str, source: str) -> _errors.YamlError:
+    return _errors.YamlError(
+        f"corrupt: {problem}; an experiment name must be one folder inside the set. "
+        "Fix or remove that entry by hand; nothing was changed",
+        source=source,
+    )

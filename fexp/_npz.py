@@ -144,6 +144,45 @@ def _write_all(fd: int, data: Any) -> None:
         done += os.write(fd, view[done:])
 
 
+class Stream:
+    """A member written by a function into a file object (``torch.save``), straight to the
+    archive: no copy in memory; its size is filled in and its CRC computed (in ``pool``'s
+    thread, in order, while the data is written) as the bytes go by."""
+
+    def __init__(self, produce: Any) -> None:
+        self.produce = produce
+
+    def write(self, fd: int, pool: Any) -> tuple[int, Any]:
+        import zlib
+
+        state = {"crc": 0, "size": 0}
+
+        def crc(data: Any) -> int:
+            state["crc"] = zlib.crc32(data, state["crc"])
+            return state["crc"]
+
+        class Sink(io.RawIOBase):
+            def writable(self) -> bool:
+                return True
+
+            def write(self, data: Any) -> int:
+                # The caller may reuse its buffer once this returns: the CRC of a large
+                # chunk runs beside the write, and both end before returning.
+                view = memoryview(data).cast("B")
+                if pool is not None and len(view) >= _PARALLEL_BYTES:
+                    pending = pool.submit(crc, view)
+                    _write_all(fd, view)
+                    pending.result()
+                else:
+                    crc(view)
+                    _write_all(fd, view)
+                state["size"] += len(view)
+                return len(view)
+
+        self.produce(Sink())
+        return state["size"], state["crc"]
+
+
 def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
     """Write an uncompressed zip64 archive of ``(name, head, data)`` members to ``fd``.
 
@@ -151,7 +190,10 @@ def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
     buffer. For large archives the CRCs are computed in a second thread (zlib releases the
     GIL) while the data is written, and a third thread starts flushing to disk early.
     """
-    total = sum(len(head) + memoryview(data).nbytes for _, head, data in members)
+    total = sum(
+        _PARALLEL_BYTES if isinstance(data, Stream) else len(head) + memoryview(data).nbytes
+        for _, head, data in members
+    )
     pool = syncer = None
     if total >= _PARALLEL_BYTES:
         from concurrent.futures import ThreadPoolExecutor
@@ -162,16 +204,20 @@ def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
         entries, position, unsynced = [], 0, 0
         for name, head, data in members:
             raw = name.encode("utf-8")
-            size = len(head) + memoryview(data).nbytes
-            crc: Any = (
-                pool.submit(_crc, head, data) if pool is not None else _crc(head, data)
-            )
             local = _ZIP_LOCAL.pack(
                 0x04034B50, 45, 0, 0, 0, _DOS_DATE, 0, 0xFFFFFFFF, 0xFFFFFFFF,
                 len(raw), _ZIP_LOCAL64.size,
             )
-            _write_all(fd, local + raw + _ZIP_LOCAL64.pack(1, 16, size, size) + head)
-            _write_all(fd, data)
+            if isinstance(data, Stream):
+                _write_all(fd, local + raw + _ZIP_LOCAL64.pack(1, 16, 0, 0))
+                size, crc = data.write(fd, pool)
+                sizes = position + _ZIP_LOCAL.size + len(raw) + 4
+                os.pwrite(fd, struct.pack("<QQ", size, size), sizes)
+            else:
+                size = len(head) + memoryview(data).nbytes
+                crc = pool.submit(_crc, head, data) if pool is not None else _crc(head, data)
+                _write_all(fd, local + raw + _ZIP_LOCAL64.pack(1, 16, size, size) + head)
+                _write_all(fd, data)
             entries.append((raw, position, size, crc))
             position += _ZIP_LOCAL.size + len(raw) + _ZIP_LOCAL64.size + size
             unsynced += size
@@ -226,9 +272,8 @@ def write(path: pathlib.Path, target: Any, meta: Mapping[str, Any]) -> None:
     if packer.tensors:
         import torch
 
-        buffer = io.BytesIO()
-        torch.save(dict(enumerate(packer.tensors)), buffer)
-        members.append((TORCH_MEMBER, b"", buffer.getbuffer()))
+        tensors = dict(enumerate(packer.tensors))
+        members.append((TORCH_MEMBER, b"", Stream(lambda sink: torch.save(tensors, sink))))
     members.extend((f"{i}.pkl", b"", blob) for i, blob in enumerate(packer.pickles))
     members.append((META_MEMBER, b"", json.dumps(head, separators=(",", ":")).encode("utf-8")))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -237,6 +282,41 @@ def write(path: pathlib.Path, target: Any, meta: Mapping[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _Window(io.RawIOBase):
+    """A read-only file over ``size`` bytes of ``fd`` from ``start`` (positional reads, so the
+    descriptor's own offset is never moved)."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        super().__init__()
+        self.fd, self.start, self.size, self.pos = fd, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = max(0, min(len(view), self.size - self.pos))
+        done = 0
+        while done < wanted:
+            got = os.preadv(self.fd, [view[done:wanted]], self.start + self.pos + done)
+            if not got:
+                break
+            done += got
+        self.pos += done
+        return done
 
 
 class Reader:
@@ -301,12 +381,24 @@ class Reader:
             done += got
         return array
 
+    def _member_data(self, name: str) -> tuple[int, int]:
+        """The offset and size of a stored member's bytes in the file."""
+        info = self.zip.getinfo(name)
+        self.handle.seek(info.header_offset)
+        fields = _LOCAL_HEADER.unpack(self.handle.read(_LOCAL_HEADER.size))
+        return info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1], info.file_size
+
     def tensor(self, index: int) -> Any:
         if self._tensors is None:
             import torch
 
-            data = self.zip.read(TORCH_MEMBER)
-            self._tensors = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            info = self.zip.getinfo(TORCH_MEMBER)
+            if info.compress_type != zipfile.ZIP_STORED:
+                source: Any = io.BytesIO(self.zip.read(TORCH_MEMBER))
+            else:
+                # torch reads the stored member in place, straight into its tensors' memory.
+                source = _Window(self.handle.fileno(), *self._member_data(TORCH_MEMBER))
+            self._tensors = torch.load(source, map_location="cpu", weights_only=True)
         return self._tensors[index]
 
     def pickled(self, index: int) -> Any:

@@ -485,16 +485,71 @@ def select(
     Raises:
         ConfigError: every malformed argument, reported together in one message.
     """
+    keep = row_test(
+        pattern=pattern, where=where, status=status, types_match=types_match,
+        missing_entry=missing_entry, limit=limit,
+    )
+    out = [row for row in rows if keep(row)]
+    if sort:
+        out = sort_rows(out, sort)
+    return out if limit is None else out[:limit]
+
+
+def row_test(
+    *,
+    pattern: str | None = None,
+    where: Sequence[str | Condition] = (),
+    status: Sequence[str] = (),
+    types_match: str | None = None,
+    missing_entry: bool | str = False,
+    limit: int | None = None,
+) -> Callable[[Mapping[str, Any]], bool]:
+    """The filter of :func:`select` as one test on a row, to apply while rows are read.
+
+    Raises:
+        ConfigError: every malformed argument, reported together in one message.
+    """
     problems: list[_errors.ConfigError] = []
     tests = _filters(pattern, where, status, types_match, missing_entry, problems)
     if limit is not None and limit < 0:
         problems.append(_bad(f"limit {limit!r} (option --limit)", "expected 0 or more."))
     if problems:
         raise _join(problems)
-    out = [row for row in rows if all(test(row) for test in tests)]
-    if sort:
-        out = sort_rows(out, sort)
-    return out if limit is None else out[:limit]
+    if not tests:
+        return lambda row: True
+    if len(tests) == 1:
+        return tests[0]
+    return lambda row: all(test(row) for test in tests)
+
+
+def prefilter(
+    where: Sequence[str | Condition] = (), status: Sequence[str] = ()
+) -> Callable[[Mapping[str, Any], str], bool] | None:
+    """A test on a row's parameters and status alone, for rows not built yet (pushdown).
+
+    It returns False only for rows that :func:`select` would drop with these ``where`` and
+    ``status`` (a condition on a literal key that the parameters hold is decided by them,
+    since :func:`lookup` looks there first); anything else passes, to be decided on the
+    built row. None when there is nothing to decide early. Call it after :func:`row_test`
+    has checked the arguments.
+    """
+    conditions = [c if isinstance(c, Condition) else parse_condition(c) for c in where]
+    literal = [(c.key, c.tests) for c in conditions if c.regex is None]
+    wanted = frozenset(status)
+    if not literal and not wanted:
+        return None
+
+    def test(params: Mapping[str, Any], row_status: str) -> bool:
+        if wanted and row_status not in wanted:
+            return False
+        for key, tests in literal:
+            if key in params:
+                value = params[key]
+                if not all(compare(value, op, ref) for op, ref in tests):
+                    return False
+        return True
+
+    return test
 
 
 def _join(problems: list[_errors.ConfigError]) -> _errors.ConfigError:

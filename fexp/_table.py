@@ -287,6 +287,10 @@ def _quote_token(match: re.Match[str]) -> str:
     return f'"{match[1]}"' if match[1] else match[0]
 
 
+# The orders render_json writes: FIELDS, then the extra fields of fexp's rows, sorted.
+_JSON_ORDERS = frozenset({_query.FIELDS, (*_query.FIELDS, "attempts", "last", "requeues")})
+
+
 def render_json(rows: Iterable[Mapping[str, Any]]) -> str:
     """Render rows as a JSON array, one row per line, fields in :data:`_query.FIELDS` order.
 
@@ -297,8 +301,8 @@ def render_json(rows: Iterable[Mapping[str, Any]]) -> str:
     encode = _encoder().encode
     for row in rows:
         if (
-            tuple(row) != _query.FIELDS
-        ):  # Rows built in _query.FIELDS order (the usual case) skip the copy.
+            tuple(row) not in _JSON_ORDERS
+        ):  # Rows built in this order (the usual case) skip the copy.
             ordered = {k: row[k] for k in _query.FIELDS if k in row}
             ordered.update((k, row[k]) for k in sorted(row, key=str) if k not in ordered)
             row = ordered

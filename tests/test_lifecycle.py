@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from fexp import _yaml
+from fexp._store import set_file
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -66,7 +67,7 @@ def _params(root: pathlib.Path, name: str) -> dict[str, Any]:
 
 
 def _statuses(root: pathlib.Path) -> dict[str, str]:
-    names = _yaml.read_mapping(root / "experiment.yml")["experiments"]
+    names = set_file.read_names(root)  # experiment.yml with its journal
     return {n: str(_params(root, n)["_status"]) for n in names}
 
 

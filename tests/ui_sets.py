@@ -103,11 +103,10 @@ def add_hostile(root: pathlib.Path) -> str:
     first = sorted(p for p in root.iterdir() if (p / "params.yml").exists())[0]
     shutil.copytree(first, root / HOSTILE)
     state = root / "experiment.yml"
-    text = state.read_text(encoding="utf-8")
-    state.write_text(
-        text.replace("experiments:\n", f"experiments:\n  {json.dumps(HOSTILE)}: {{}}\n"),
-        encoding="utf-8",
-    )
+    # A set's linked names may still be in its journal (experiment.yml says ``{}``).
+    text = state.read_text(encoding="utf-8").replace("experiments: {}\n", "experiments:\n")
+    entry = f"experiments:\n  {json.dumps(HOSTILE)}: {{}}\n"
+    state.write_text(text.replace("experiments:\n", entry), encoding="utf-8")
     return HOSTILE
 
 

@@ -275,7 +275,7 @@ def _run_launcher(
     stop_on_failure: bool,
     progress: bool,
 ) -> list[RunResult]:
-    env = {**os.environ, **(xs.state().get("env") or {}), _owner.CLAIM_ENV: mine["claim"]}
+    env = {**os.environ, **(xs.head().get("env") or {}), _owner.CLAIM_ENV: mine["claim"]}
     capture = jobs > 1 or progress
     stop = threading.Event()
     bar = _Progress(len(chosen)) if progress else None

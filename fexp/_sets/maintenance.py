@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors, _find, _index, _layout
+from .._store import set_file, set_state
 
 if TYPE_CHECKING:
     from .._expset import ExperimentSet
 
-UNLINKED_KEY = "unlinked"
+UNLINKED_KEY = set_state.UNLINKED_KEY
 
 
 def _params_path(xs: ExperimentSet, name: str) -> pathlib.Path:
@@ -71,35 +72,22 @@ def update_all(
 
 
 def unlink(xs: ExperimentSet, pattern: str) -> list[str]:
-    """See ``ExperimentSet.unlink``."""
+    """See ``ExperimentSet.unlink``: one append to experiment.yml's journal, which also
+    records the names under ``unlinked`` (for ``clean``)."""
     with xs.locked():
-        state = xs.state()
-        names = _find.match_names(state["experiments"], pattern)
-        for name in names:
-            del state["experiments"][name]
-        if names:
-            state[UNLINKED_KEY] = sorted({*_unlinked(state), *names})
-            xs._write_state(state)
+        names = xs.names(pattern)  # experiment.yml is checked first
+        set_file.amend(xs.root, {}, names, unlinked=True)
     return names
-
-
-def _unlinked(state: dict[str, Any]) -> list[str]:
-    value = state.get(UNLINKED_KEY) or []
-    return [n for n in value if isinstance(n, str)] if isinstance(value, list) else []
 
 
 def unmanaged(xs: ExperimentSet) -> list[str]:
     """Real experiment folders of the set (not links) that experiment.yml does not list."""
     from .._core import names as rules
 
-    managed = xs.state()["experiments"]
-    return [
-        d.name
-        for d in _find.experiment_dirs(xs.root)
-        if d.name not in managed
-        and not d.is_symlink()
-        and rules.stored_name_problem(d.name) is None
-    ]
+    managed = set(xs.names())
+    return [d.name for d in _find.experiment_dirs(xs.root)
+            if d.name not in managed and not d.is_symlink()
+            and rules.stored_name_problem(d.name) is None]
 
 
 def cleanable(xs: ExperimentSet) -> list[str]:
@@ -113,7 +101,7 @@ def cleanable(xs: ExperimentSet) -> list[str]:
 
     state = xs.state()
     doomed = []
-    for name in _unlinked(state):
+    for name in set_state.unlinked(state):
         folder = xs.root / name
         if name in state["experiments"] or not os.path.lexists(folder):
             continue
@@ -142,12 +130,10 @@ def clean(xs: ExperimentSet) -> list[str]:
         state = xs.state()
         for name in doomed:
             shutil.rmtree(xs.root / name)
-        kept = [
-            n
-            for n in _unlinked(state)
-            if n not in doomed and n not in state["experiments"] and os.path.lexists(xs.root / n)
-        ]
-        if kept != _unlinked(state):
+        kept = [n for n in set_state.unlinked(state)
+                if n not in doomed and n not in state["experiments"]
+                and os.path.lexists(xs.root / n)]
+        if kept != set_state.unlinked(state):
             state[UNLINKED_KEY] = kept
             xs._write_state(state)
     return doomed
@@ -164,13 +150,15 @@ def relink(xs: ExperimentSet, pattern: str | None) -> list[str]:
         moved = state.get("root") != str(xs.root)
         targets = list(state["experiments"]) + added if moved else added
         found = read_all(xs, targets, "relink")
-        for name in added:
-            state["experiments"][name] = {}
-        if added and UNLINKED_KEY in state:
-            state[UNLINKED_KEY] = [n for n in _unlinked(state) if n not in added]
-        if added or moved:
+        if moved:  # the head changes: a whole write
+            for name in added:
+                state["experiments"][name] = {}
+            if added and UNLINKED_KEY in state:
+                state[UNLINKED_KEY] = [n for n in set_state.unlinked(state) if n not in added]
             state["root"] = str(xs.root)
             xs._write_state(state)
+        elif added:  # one append (names added again also leave ``unlinked``)
+            set_file.amend(xs.root, dict.fromkeys(added, {}))
         for name in targets:
             data = found[name]
             if data.get("_root") != str(xs.root) or data.get("_name") != name:

@@ -218,7 +218,7 @@ def launch(ctx: Context, name: str, fork: bool) -> int:
                 "--fork runs Python experiments; this set runs a script", source="option --fork"
             )
         return forked.spawn(cls, params, before=_die_with_parent)
-    env = {**os.environ, **(ctx.xs.state().get("env") or {})}
+    env = {**os.environ, **(ctx.xs.head().get("env") or {})}
     with open(ctx.root / name / _layout.LAUNCH_LOG, "ab") as log:
         proc = subprocess.Popen(
             [str(ctx.xs.paths.script), params],

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .._core import status as _status
@@ -167,6 +167,15 @@ class Liveness:
         job = key.split("_", 1)[0]
         return key in self._queued or job in self._queued
 
+    def settle(self, row: dict[str, Any]) -> None:
+        """Turn ``row`` (a listing's row) into ``lost`` when it is active and its owner is
+        gone (in place); its ``owner`` key is dropped."""
+        owner = row.pop("owner", None)
+        if row.get("status") in _status.ACTIVE and isinstance(owner, Mapping):
+            row["status"] = self.status(
+                {"_status": row["status"], "_owner": owner}, pathlib.Path(row["path"])
+            )
+
     def status(self, data: Mapping[str, Any], directory: pathlib.Path | None = None) -> str:
         """The effective status of parsed params.yml ``data``."""
         recorded = str(data.get("_status", _status.REGISTERED))
@@ -196,15 +205,3 @@ def beat(directory: pathlib.Path) -> None:
         os.utime(path)
     except FileNotFoundError:
         path.touch()
-
-
-def statuses(rows: Iterable[dict[str, Any]]) -> None:
-    """Turn the active rows whose owner is gone into ``lost`` (in place)."""
-    check: Liveness | None = None
-    for row in rows:
-        owner = row.get("owner")
-        if row.get("status") in _status.ACTIVE and isinstance(owner, Mapping):
-            check = check or Liveness()
-            row["status"] = check.status(
-                {"_status": row["status"], "_owner": owner}, pathlib.Path(row["path"])
-            )

@@ -13,6 +13,8 @@ from .. import _errors
 # The keys fexp writes into every experiment.yml (``fexp init``); ``rm`` trusts a folder as
 # a set only when its experiment.yml has them.
 REQUIRED_KEYS = ("created", "experiments")
+# The names ``fexp unlink`` removed from the set, whose folders ``fexp clean`` may delete.
+UNLINKED_KEY = "unlinked"
 
 
 def check_state(data: dict[str, Any], root: pathlib.Path, path: pathlib.Path) -> dict[str, Any]:
@@ -22,8 +24,6 @@ def check_state(data: dict[str, Any], root: pathlib.Path, path: pathlib.Path) ->
         YamlError: no ``experiments`` mapping, an entry whose overrides are not a mapping,
             or a name that is not one folder inside the set.
     """
-    from .. import _naming
-
     experiments = data.get("experiments")
     if not isinstance(experiments, dict):
         what = "no" if experiments is None else f"a {type(experiments).__name__} as"
@@ -33,7 +33,7 @@ def check_state(data: dict[str, Any], root: pathlib.Path, path: pathlib.Path) ->
             "writing `experiments: {}` into it)",
             source=str(path),
         )
-    _naming.check_stored_names(root, list(experiments), source=str(path))
+    check_names(root, list(experiments), path)
     for name, overrides in experiments.items():
         if overrides is not None and not isinstance(overrides, dict):
             raise _errors.YamlError(
@@ -53,3 +53,20 @@ def is_fexp_state(data: Any) -> bool:
         and all(k in data for k in REQUIRED_KEYS)
         and isinstance(data.get("experiments"), dict)
     )
+
+
+def check_names(root: pathlib.Path, names: list[Any], path: pathlib.Path) -> None:
+    """Every name is one folder inside the set (experiment.yml at ``path`` is corrupt else).
+
+    Raises:
+        YamlError: naming the first bad name.
+    """
+    from .. import _naming
+
+    _naming.check_stored_names(root, names, source=str(path))
+
+
+def unlinked(state: dict[str, Any]) -> list[str]:
+    """The names recorded under ``unlinked`` (anything else there is ignored)."""
+    value = state.get(UNLINKED_KEY) or []
+    return [n for n in value if isinstance(n, str)] if isinstance(value, list) else []

@@ -64,7 +64,7 @@ class ServedSet:
     index: int
     root: pathlib.Path
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
-    state_id: Identity = None
+    state_id: tuple[Identity, Identity] | None = None
     rows: dict[str, Row] = dataclasses.field(default_factory=dict)
     ids: dict[str, tuple[Identity, Identity]] = dataclasses.field(default_factory=dict)
     recent: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -75,10 +75,16 @@ class ServedSet:
 
 
 def _read_state(root: pathlib.Path) -> dict[str, Any]:
-    data = _index.read_mapping_cached(root / _layout.SET_FILE)
-    experiments = data.get("experiments")
-    data["experiments"] = experiments if isinstance(experiments, dict) else {}
-    return data
+    """experiment.yml with its journal, checked (a corrupt one raises)."""
+    from ..._store import set_file, set_state
+
+    return set_state.check_state(set_file.read_state(root), root, root / _layout.SET_FILE)
+
+
+def _state_id(root: pathlib.Path) -> tuple[Identity, Identity]:
+    """Changes whenever experiment.yml or its journal (links, unlinks) changes."""
+    return (_identity(str(root / _layout.SET_FILE)),
+            _identity(str(root / _layout.SET_JOURNAL_FILE)))
 
 
 def _names(served: ServedSet) -> list[str]:
@@ -116,7 +122,7 @@ class Served:
 
     # -- loading ---------------------------------------------------------------------------
     def _load(self, served: ServedSet) -> None:
-        served.state_id = _identity(str(served.root / _layout.SET_FILE))
+        served.state_id = _state_id(served.root)
         served.state = _read_state(served.root)
         names = _names(served)
         # Identities first: a file that changes while it is read shows up at the next refresh.
@@ -174,7 +180,7 @@ class Served:
         return changed, removed, reshape
 
     def _refresh_state(self, served: ServedSet) -> None:
-        state_id = _identity(str(served.root / _layout.SET_FILE))
+        state_id = _state_id(served.root)
         if state_id != served.state_id:
             try:
                 served.state, served.state_id = _read_state(served.root), state_id
