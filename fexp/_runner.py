@@ -115,7 +115,7 @@ def _signal_handlers() -> Iterator[None]:
             status = _status.PREEMPTED
         raise Interrupted(signum, status)
 
-    previous = {sig: signal.signal(sig, handler) for sig in SIGNAL_STATUS}
+    previous = {sig: signal.signal(sig, handler) for sig in watched_signals()}
     try:
         yield
     finally:
@@ -124,6 +124,15 @@ def _signal_handlers() -> Iterator[None]:
 
 
 slurm_job_key = _owner.slurm_job_key
+
+
+def watched_signals() -> list[signal.Signals]:
+    """The signals to handle: SIGHUP only when it is not ignored (``nohup`` keeps working)."""
+    return [
+        sig
+        for sig in SIGNAL_STATUS
+        if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN
+    ]
 
 
 def slurm_job_state() -> str | None:
