@@ -382,7 +382,15 @@ class Experiment:
         return exp
 
     def _replay_messages(self) -> None:
-        records = _messages.read(self.paths.messages)
+        """Merge in the message log, unless params.yml was written after its last record
+        (then its ``_messages`` already says the same, and a long log is not re-read)."""
+        paths = self.paths
+        try:
+            if os.stat(paths.params).st_mtime_ns > os.stat(paths.messages).st_mtime_ns:
+                return
+        except FileNotFoundError:
+            pass
+        records = _messages.read(paths.messages)
         if records:
             self.messages = {**self.messages, **_messages.replay(records)}
 
