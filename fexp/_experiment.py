@@ -288,6 +288,9 @@ class Experiment:
         def change(data: dict[str, Any]) -> bool:
             if not _params_file.owned_by(data, mine) and data.get("_owner"):
                 return False
+            recorded = str(data.get("_status", _status.REGISTERED))
+            if mine is not None and not _status.can_transition(recorded, self.status):
+                return False  # e.g. a run must not turn a reset experiment into finished
             notes = data.get("_notes")
             data.clear()
             data.update({**self.state(), **self._plain_params()})

@@ -241,6 +241,9 @@ def claim(exp: Experiment) -> None:
         return now not in (_status.FINISHED, _status.PRUNED)
 
     data = _params_file.claim(directory, mine, accept, status=_status.RUNNING)
+    if seen.get("status") in (_status.FINISHED, _status.PRUNED):
+        exp.status = seen["status"]
+        check_runnable(exp)
     if data is None:
         current = _params_file.read(directory)
         held = current.get("_owner") or {}
