@@ -21,47 +21,40 @@ def _alts(n: int) -> str:
     return " | ".join(str(i) for i in range(1, n + 1))
 
 
-def _message_rate(exp: object, payloads: list[dict[str, float]], seconds: float) -> float:
-    """Median µs per ``message()`` over batches, for at least ``seconds`` (so that the
-    refresh timer fires several times inside the measured batches)."""
-    per_call = []
-    until = time.monotonic() + seconds
-    while time.monotonic() < until or len(per_call) < 5:
-        start = time.perf_counter()
-        for values in payloads:
-            exp.message(values, keep="min")  # type: ignore[attr-defined]
-        per_call.append((time.perf_counter() - start) / len(payloads))
-    return statistics.median(per_call) * 1e6
-
-
 def _message_cases(quick: bool) -> list[Result]:
+    """Batches of 1,000 ``message()`` calls, alternating between an experiment whose live
+    refresh runs (a timer writes params.yml every second) and one whose refresh never fires,
+    for a few seconds: the median µs per call of each."""
+    import threading
+
     from bench.fixtures import twenty
-    from fexp import _experiment
 
     rng = random.Random(0)
     payloads = [{f"m{k}": rng.random() for k in range(10)} for _ in range(1000)]
-    seconds = 2.0 if quick else 4.0
+    until = time.monotonic() + (3.0 if quick else 8.0)
     with timing.temp_home() as tmp:
-        exp = twenty.twenty()
-        exp.register(tmp / "set", "exp")
-        exp.message(payloads[0])
-        live = _message_rate(exp, payloads, seconds)
-        saved, _experiment.REFRESH_SECONDS = _experiment.REFRESH_SECONDS, 1e9
-        try:
-            exp.refresh_messages()
-            exp.message(payloads[0])  # the timer now never fires
-            without = _message_rate(exp, payloads, seconds)
-        finally:
-            _experiment.REFRESH_SECONDS = saved
-            exp.close()
+        live, off = twenty.twenty(), twenty.twenty()
+        live.register(tmp / "set", "live")
+        off.register(tmp / "set", "off")
+        off._refresh = threading.Timer(1e9, lambda: None)  # never started: no refresh
+        times: dict[str, list[float]] = {"live": [], "off": []}
+        while time.monotonic() < until or len(times["off"]) < 5:
+            for label, exp in (("live", live), ("off", off)):
+                start = time.perf_counter()
+                for values in payloads:
+                    exp.message(values, keep="min")
+                times[label].append((time.perf_counter() - start) / len(payloads) * 1e6)
+        off._refresh = None
+        live.close()
+        off.close()
     return [
         Result(
             "message() with live params.yml refresh (10 keys, 20 params)",
-            live,
+            statistics.median(times["live"]),
             "µs",
             "value <= 20",
-            "same, refresh off",
-            without,
+            "same, refresh off (interleaved)",
+            statistics.median(times["off"]),
         )
     ]
 
@@ -98,25 +91,34 @@ def _claim_cases(quick: bool) -> list[Result]:
 
 
 def _list_cases(quick: bool) -> list[Result]:
+    """``fexp list --json`` over a set whose experiments all run (owned by this process, so
+    every owner is checked and found alive) against the same set all registered; the two
+    commands alternate run by run."""
     import fexp
     from fexp._store import owner, params_file
 
     size = 1000 if quick else 10_000
     side = 10 if quick else 100
+    sweep = f"{{a: {_alts(side)}, b: {_alts(size // side)}}}"
     with timing.temp_home() as tmp:
-        xs = fexp.ExperimentSet.init(tmp / "set", NOOP_REF)
-        names = xs.link(f"{{a: {_alts(side)}, b: {_alts(size // side)}}}")
-        argv = [timing.FEXP, "list", "--json", "-r", str(xs.root)]
-        repeat = 3 if quick else 5
-        (registered,) = timing.paired([(argv, None)], repeat=repeat)
-        mine = owner.me(owner.new_claim())  # this process: alive, so every row is checked
+        plain = fexp.ExperimentSet.init(tmp / "plain", NOOP_REF)
+        plain.link(sweep)
+        busy = fexp.ExperimentSet.init(tmp / "busy", NOOP_REF)
+        names = busy.link(sweep)
+        mine = owner.me(owner.new_claim())
 
         def running(name: str, data: dict[str, object]) -> bool:
             data.update(_status="running", _owner=mine)
             return True
 
-        params_file.update_many(xs.root, names, running)
-        (checked,) = timing.paired([(argv, None)], repeat=repeat)
+        params_file.update_many(busy.root, names, running)
+        checked, registered = timing.paired(
+            [
+                ([timing.FEXP, "list", "--json", "-r", str(busy.root)], None),
+                ([timing.FEXP, "list", "--json", "-r", str(plain.root)], None),
+            ],
+            repeat=3 if quick else 5,
+        )
         assert os.getpid() == mine["pid"]
     return [
         Result(
@@ -124,7 +126,7 @@ def _list_cases(quick: bool) -> list[Result]:
             checked,
             "s",
             "value <= 1.5",
-            "same set, all registered",
+            "same size, all registered",
             registered,
         )
     ]

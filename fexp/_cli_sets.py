@@ -274,7 +274,9 @@ def _forwarding_signals(cancel: Any) -> Iterator[None]:
     running now (they record ``stopped``), wait for them."""
     import signal
 
-    wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    from ._runner import watched_signals
+
+    wanted = [sig for sig in watched_signals() if sig != signal.SIGUSR1]
     previous = {sig: signal.signal(sig, lambda signum, _: cancel.set(signum)) for sig in wanted}
     try:
         yield

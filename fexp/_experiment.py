@@ -288,6 +288,9 @@ class Experiment:
         def change(data: dict[str, Any]) -> bool:
             if not _params_file.owned_by(data, mine) and data.get("_owner"):
                 return False
+            recorded = str(data.get("_status", _status.REGISTERED))
+            if mine is not None and not _status.can_transition(recorded, self.status):
+                return False  # e.g. a run must not turn a reset experiment into finished
             notes = data.get("_notes")
             data.clear()
             data.update({**self.state(), **self._plain_params()})
@@ -382,7 +385,15 @@ class Experiment:
         return exp
 
     def _replay_messages(self) -> None:
-        records = _messages.read(self.paths.messages)
+        """Merge in the message log, unless params.yml was written after its last record
+        (then its ``_messages`` already says the same, and a long log is not re-read)."""
+        paths = self.paths
+        try:
+            if os.stat(paths.params).st_mtime_ns > os.stat(paths.messages).st_mtime_ns:
+                return
+        except FileNotFoundError:
+            pass
+        records = _messages.read(paths.messages)
         if records:
             self.messages = {**self.messages, **_messages.replay(records)}
 

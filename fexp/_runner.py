@@ -124,7 +124,7 @@ def _signal_handlers() -> Iterator[None]:
             status, requeues = termination(slurm_job_info())
         raise Interrupted(signum, status, requeues)
 
-    previous = {sig: signal.signal(sig, handler) for sig in SIGNAL_STATUS}
+    previous = {sig: signal.signal(sig, handler) for sig in watched_signals()}
     try:
         yield
     finally:
@@ -133,6 +133,15 @@ def _signal_handlers() -> Iterator[None]:
 
 
 slurm_job_key = _owner.slurm_job_key
+
+
+def watched_signals() -> list[signal.Signals]:
+    """The signals to handle: SIGHUP only when it is not ignored (``nohup`` keeps working)."""
+    return [
+        sig
+        for sig in SIGNAL_STATUS
+        if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN
+    ]
 
 
 def slurm_job_info() -> dict[str, str]:
@@ -307,6 +316,9 @@ def claim(exp: Experiment) -> None:
         return now not in (_status.FINISHED, _status.PRUNED)
 
     data = _params_file.claim(directory, mine, accept, status=_status.RUNNING)
+    if seen.get("status") in (_status.FINISHED, _status.PRUNED):
+        exp.status = seen["status"]
+        check_runnable(exp)
     if data is None:
         current = _params_file.read(directory)
         held = current.get("_owner") or {}

@@ -387,3 +387,23 @@ def test_message_never_acknowledges_a_torn_record(tmp_path: pathlib.Path) -> Non
     assert log.endswith(b"\n"), "a torn record was left"
     steps = [json.loads(line)["step"] for line in log.splitlines()]
     assert steps == acked
+
+
+def test_an_owner_on_another_host_is_lost_once_its_heartbeat_stops(
+    fexp_cli: Cli, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fexp._store import params_file
+
+    root = tmp_path / "set"
+    _set(fexp_cli, root, "{steps: 1}")
+    (name,) = _statuses(root)
+    away = {"host": "node-17", "boot": "x", "pid": 4242, "claim": "c", "since": time.time()}
+    params_file.update(root / name, lambda data: data.update(_status="running", _owner=away))
+    (root / name / ".fexp-heartbeat").touch()
+    assert json.loads(ok(fexp_cli("list", "-r", root, "--json")))[0]["status"] == "running"
+    os.utime(root / name / ".fexp-heartbeat", (time.time() - 700, time.time() - 700))
+    away["since"] = time.time() - 700
+    params_file.update(root / name, lambda data: data.update(_owner=away))
+    assert json.loads(ok(fexp_cli("list", "-r", root, "--json")))[0]["status"] == "lost"
+    monkeypatch.setenv("FEXP_HEARTBEAT_TIMEOUT", "3600")  # the timeout is configurable
+    assert json.loads(ok(fexp_cli("list", "-r", root, "--json")))[0]["status"] == "running"

@@ -625,7 +625,8 @@ def test_resume_reruns_interrupted_experiments_from_their_checkpoints(
     resumed = xs.run(resume=True)
     assert resumed.counts == {"finished": 1}  # the finished one is never re-run
     assert _steps(xs.root / "steps=6") == [0, 1, 2, 3, 4, 5]  # continued at 3 (checkpoint)
-    assert (xs.root / "steps=6" / "error.txt").exists()  # the folder was kept
+    assert (xs.root / "steps=6" / "checkpoints").exists()  # the folder was kept
+    assert not (xs.root / "steps=6" / "error.txt").exists()  # finished: no stale error
     attempts = _yaml.read_mapping(xs.root / "steps=6" / "params.yml")["_attempts"]
     assert [a["status"] for a in attempts] == ["error", "finished"]
 

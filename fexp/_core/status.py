@@ -87,7 +87,7 @@ def can_transition(old: str, new: str) -> bool:
         >>> can_transition("running", "finished"), can_transition("registered", "finished")
         (True, False)
     """
-    if new == REGISTERED or new == DEFAULT:
+    if new in (old, REGISTERED, DEFAULT):
         return True
     return new in TRANSITIONS.get(old, frozenset())
 

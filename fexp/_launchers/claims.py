@@ -53,7 +53,8 @@ def settle(
     def change(data: dict[str, Any]) -> bool:
         if mine is not None and not _params_file.owned_by(data, mine):
             return False
-        if data.get("_status", _st.REGISTERED) not in (*_st.ACTIVE, _st.REGISTERED):
+        current = str(data.get("_status", _st.REGISTERED))
+        if current not in _st.ACTIVE or not _st.can_transition(current, outcome):
             return False
         data["_status"] = outcome
         data["_stopped"] = _meta.now_iso()

@@ -29,6 +29,7 @@ INTERVAL_ENV = "FEXP_HEARTBEAT_INTERVAL"
 HEARTBEAT_FILE = ".fexp-heartbeat"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 30.0
+Folder = str | os.PathLike[str] | None
 
 
 @functools.cache
@@ -140,12 +141,20 @@ class Liveness:
         self._queued: set[str] | None = None
         self._now = time.time()
         self._timeout = timeout()
+        self._processes: dict[tuple[int, Any], bool] = {}  # one runner owns many queued
 
-    def alive(self, owner: Mapping[str, Any], directory: pathlib.Path | None = None) -> bool | None:
+    def _process(self, pid: int, start: Any) -> bool:
+        key = (pid, start)
+        alive = self._processes.get(key)
+        if alive is None:
+            alive = self._processes[key] = _process_alive(pid, start)
+        return alive
+
+    def alive(self, owner: Mapping[str, Any], directory: Folder = None) -> bool | None:
         heartbeat = None
         if directory is not None and owner.get("host") != host():
             try:
-                heartbeat = (directory / HEARTBEAT_FILE).stat().st_mtime
+                heartbeat = os.stat(os.path.join(directory, HEARTBEAT_FILE)).st_mtime
             except OSError:
                 heartbeat = None
         return _status.owner_alive(
@@ -154,7 +163,7 @@ class Liveness:
             boot=boot_id(),
             now=self._now,
             timeout=self._timeout,
-            process=_process_alive,
+            process=self._process,
             slurm=self._in_squeue,
             heartbeat=heartbeat,
         )
@@ -176,7 +185,7 @@ class Liveness:
                 {"_status": row["status"], "_owner": owner}, pathlib.Path(row["path"])
             )
 
-    def status(self, data: Mapping[str, Any], directory: pathlib.Path | None = None) -> str:
+    def status(self, data: Mapping[str, Any], directory: Folder = None) -> str:
         """The effective status of parsed params.yml ``data``."""
         recorded = str(data.get("_status", _status.REGISTERED))
         owner = data.get("_owner")
@@ -205,3 +214,4 @@ def beat(directory: pathlib.Path) -> None:
         os.utime(path)
     except FileNotFoundError:
         path.touch()
+

@@ -3,9 +3,10 @@
 A change is a read-modify-write under the set's lock (the ``.fexp.lock`` of the folder that
 holds the experiment), so a job recording its status never drops a note or a reset another
 process wrote meanwhile. Files are written atomically (``fexp._atomic``) and remembered in
-the JSON twin. Status changes are checked against ``fexp._core.status`` and, for a run, against
-the owner that claimed the experiment: a run whose claim was taken away (reset, claimed by
-someone else) no longer writes its status.
+the JSON twin. A claim records the owner (``fexp._store.owner``); writers that hold one check
+it (``owned_by``) and the transition (``fexp._core.status.can_transition``) inside their
+change, so a run whose claim was taken away (reset, claimed by someone else) no longer
+writes its status.
 """
 
 from __future__ import annotations
