@@ -38,7 +38,8 @@ HOLD_ARGS = ("--hold", "-H")
 BULK_SYNC = 32  # more params.yml than this in one update: one os.sync() instead of fsyncs
 # What SLURM calls the end of a job, for rows whose status fexp recorded itself.
 # Also asked about in ``fexp list``: SLURM may have requeued such a job by itself.
-WATCHED = (*ACTIVE, _status.PREEMPTED, _status.TIMEOUT)
+# ``lost`` too: a row whose owner is gone shows what SLURM says became of its job.
+WATCHED = (*ACTIVE, _status.LOST, _status.PREEMPTED, _status.TIMEOUT)
 # The job's node died under it: nothing recorded how the run ended.
 LOST_STATES = ("NODE_FAIL", "BOOT_FAIL")
 ENDED_STATE = {_status.FINISHED: "COMPLETED", _status.ERROR: "FAILED",
@@ -165,9 +166,10 @@ def live_key(status: Any, info: Any, meta: Any, statuses: Sequence[str] = ACTIVE
 
 
 def _select(xs: ExperimentSet, pattern: str | None, force: bool, scheduler: base.Launcher,
-            result: ClusterResult) -> list[str]:
+            result: ClusterResult) -> tuple[list[str], set[str]]:
     """The experiments to submit: ``registered`` ones; with ``force`` any status but running,
-    and not those whose job SLURM still has queued or running."""
+    and not those whose job SLURM still has queued or running. Also returns the job keys the
+    scheduler said have ended (their experiments may be claimed again)."""
     names = xs.names(pattern)
     if not names:
         raise _errors.ConfigError(f"no experiment in the set matches {pattern!r}",
@@ -185,6 +187,7 @@ def _select(xs: ExperimentSet, pattern: str | None, force: bool, scheduler: base
                 pending[name] = key
         else:
             (result.busy if status in ACTIVE and force else result.skipped).append(name)
+    ended: set[str] = set()
     if pending:
         try:
             states = scheduler.states(pending.values())
@@ -195,7 +198,9 @@ def _select(xs: ExperimentSet, pattern: str | None, force: bool, scheduler: base
             if state is None or not state.done:
                 chosen.remove(name)
                 result.busy.append(name)
-    return chosen
+            else:
+                ended.add(key)
+    return chosen, ended
 
 
 def _submission_folder(xs: ExperimentSet, *, create: bool) -> pathlib.Path:
@@ -255,28 +260,95 @@ def submit(xs: ExperimentSet, pattern: str | None, *, launcher: Sequence[str],
         slurm.check_options(options)
     backend = scheduler or slurm.SlurmLauncher(xs.paths.generated, options, array=array)
     result = ClusterResult(mode, array=array)
-    names = _select(xs, pattern, force, backend, result)
+    names, ended = _select(xs, pattern, force, backend, result)
     if not names:
         return result
     result.held = any(arg.split("=")[0] in HOLD_ARGS for arg in options.extra_args)
     hold = mode != "generate" and not result.held
+    real = scheduler is None
     plan = _plan(xs, names, options, array=array, mode=mode, retries=retries, hold=hold,
-                 real=scheduler is None)
+                 real=real)  # every option is checked before anything changes
+    busy = len(result.busy)
+    mine = _claim(xs, names, force, result, ended) if mode == "submit" else None
+    if len(result.busy) > busy:  # another run took some since _select: plan again
+        _remove_empty(plan.folder)
+        names = [n for n in names if n not in result.busy]
+        if not names:
+            return result
+        plan = _plan(xs, names, options, array=array, mode=mode, retries=retries, hold=hold,
+                     real=real)
+    try:
+        _write_and_submit(xs, plan, retries, mode=mode, hold=hold, backend=backend, real=real,
+                          force=force, stop_on_failure=stop_on_failure, result=result,
+                          mine=mine)
+    finally:
+        if mine is not None:
+            _release_claims(xs, names, mine, result)
+    return result
+
+
+def _write_and_submit(xs: ExperimentSet, plan: slurm.SubmitPlan, retries: int, *, mode: Mode,
+                      hold: bool, backend: base.Launcher, real: bool, force: bool,
+                      stop_on_failure: bool, result: ClusterResult,
+                      mine: dict[str, Any] | None) -> None:
+    """Print (dry run), write (generate) or write and submit the planned sbatch calls."""
     result.folder = plan.folder
     retry_text = render_retry_script(xs.paths.script, retries) if retries else None
     if mode == "dry-run":
         result.details = _render_dry_run(plan, retry_text, hold)
-        return result
+        return
     if retry_text is not None:
         _atomic.atomic_write(plan.folder / RETRY_SCRIPT, retry_text, mode=0o755)
     slurm.write_plan(plan)
-    if mode == "generate":
+    if mode == "generate" or mine is None:
         result.details = _render_generated(plan)
-        return result
-    _submit_batches(xs, plan, backend, scheduler is None, force, stop_on_failure, result)
-    if hold and scheduler is None and result.submitted:
+        return
+    _submit_batches(xs, plan, backend, real, force, stop_on_failure, result, mine)
+    if hold and real and result.submitted:
         _release(result)
-    return result
+
+
+class _EndedJobs(owner.Liveness):
+    """Liveness that trusts the scheduler's answer for jobs it has just said have ended."""
+
+    def __init__(self, ended: set[str]) -> None:
+        super().__init__()
+        self._ended = ended
+
+    def _in_squeue(self, key: str) -> bool | None:
+        return False if key in self._ended else super()._in_squeue(key)
+
+
+def _claim(xs: ExperimentSet, names: Sequence[str], force: bool, result: ClusterResult,
+           ended: set[str]) -> dict[str, Any]:
+    """Claim ``names`` for this submission under the set's lock (``queued``, owned by this
+    process until the job ids are recorded), so a second ``fexp run --slurm`` started
+    meanwhile skips them; those another live owner took since ``_select`` go to ``busy``."""
+    from ._store import params_file
+
+    mine = owner.me(owner.new_claim())
+
+    def accept(now: str) -> bool:
+        return now == _status.REGISTERED or (force and now not in (_status.CORRUPT, *ACTIVE))
+
+    liveness = _EndedJobs(ended)  # one squeue for the whole selection
+    with xs.locked():
+        for name in names:
+            if params_file.claim(xs.root / name, mine, accept, liveness=liveness,
+                                 reset=force) is None:
+                result.busy.append(name)
+    return mine
+
+
+def _release_claims(xs: ExperimentSet, names: Sequence[str], mine: dict[str, Any],
+                    result: ClusterResult) -> None:
+    """Give back the claims of experiments that were not submitted after all."""
+    from ._store import params_file
+
+    submitted = {sub.name for sub in result.submitted}
+    for name in names:
+        if name not in submitted:
+            params_file.release(xs.root / name, mine)
 
 
 def _plan(xs: ExperimentSet, names: Sequence[str], options: slurm.SlurmOptions, *,
@@ -315,7 +387,7 @@ def _remove_empty(folder: pathlib.Path) -> None:
 
 def _submit_batches(xs: ExperimentSet, plan: slurm.SubmitPlan, backend: base.Launcher,
                     real: bool, force: bool, stop_on_failure: bool,
-                    result: ClusterResult) -> None:
+                    result: ClusterResult, mine: dict[str, Any]) -> None:
     """Run each planned sbatch call and record its experiments; a failed call is reported
     and, with ``stop_on_failure``, ends the submission."""
     submitted_at = _meta.now_iso()
@@ -335,7 +407,7 @@ def _submit_batches(xs: ExperimentSet, plan: slurm.SubmitPlan, backend: base.Lau
                 break
             continue
         try:
-            _record_submitted(xs, plan, subs, force, submitted_at)
+            _record_submitted(xs, plan, subs, force, submitted_at, mine)
         except BaseException as exc:
             # Held jobs that no params.yml records would wait forever: take them back.
             with contextlib.suppress(Exception):
@@ -350,8 +422,13 @@ def _submit_batches(xs: ExperimentSet, plan: slurm.SubmitPlan, backend: base.Lau
 
 
 def _record_submitted(xs: ExperimentSet, plan: slurm.SubmitPlan,
-                      subs: Sequence[base.Submission], force: bool, submitted_at: str) -> None:
+                      subs: Sequence[base.Submission], force: bool, submitted_at: str,
+                      mine: dict[str, Any]) -> None:
+    from ._store import params_file
+
     def update(name: str, data: dict[str, Any]) -> bool:
+        if not params_file.owned_by(data, mine):
+            return False  # someone reset or took it meanwhile: the job's execute refuses it
         sub = by_name[name]
         info: dict[str, Any] = {"job_id": sub.key}
         if sub.array_index is not None:
@@ -480,10 +557,12 @@ def refresh(rows: list[dict[str, Any]], scheduler: base.Launcher | None = None
 
 def _shown_status(recorded: str, state: base.JobState) -> str:
     """The status ``fexp list`` shows for a row SLURM has just described."""
-    if recorded in ACTIVE:
+    if recorded in (*ACTIVE, _status.LOST):
         if state.state in LOST_STATES:
-            return "lost"
-        return state.status if state.done and state.status != "unknown" else recorded
+            return _status.LOST
+        if recorded == _status.LOST and not state.done:
+            return state.status  # SLURM runs the job again (it requeued it)
+        return state.status if state.done and state.status != base.UNKNOWN else recorded
     # preempted/timeout: only a job SLURM runs again (it requeued it itself) changes it.
     return recorded if state.done or state.status == "unknown" else state.status
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 from fexp import _cluster, _config, _errors, _expset, _layout, _runner, _yaml
 from fexp._launchers import base, fake, slurm
 from tests import slurm_cluster
+from tests.conftest import installed_fexp
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -193,10 +196,10 @@ def test_jobs_that_cannot_be_recorded_are_cancelled(tmp_path: pathlib.Path,
     scheduler = fake.FakeLauncher(array=False)
     real_record = _cluster._record_submitted
 
-    def record(xs_: Any, plan: Any, subs: Any, force: bool, at: str) -> None:
+    def record(xs_: Any, plan: Any, subs: Any, *rest: Any) -> None:
         if subs[0].name == "steps=2":
             raise _errors.LockTimeout("held for more than 60 s", source="set/.fexp.lock")
-        real_record(xs_, plan, subs, force, at)
+        real_record(xs_, plan, subs, *rest)
 
     monkeypatch.setattr(_cluster, "_record_submitted", record)
     result = _submit(xs, scheduler, array=False, launcher=["sbatch"])
@@ -653,3 +656,35 @@ def test_hostile_values_are_inert_in_an_array(fexp_cli: Cli, tmp_path: pathlib.P
         assert f"text=[{d['text']}]" in (root / name / "out.txt").read_text()
     assert not list(tmp_path.rglob("pwned*")) and not list(pathlib.Path("/").glob("pwned*"))
     assert not (root / "z").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("launcher", [("--slurm",), ("sbatch", "--time", "5")])
+def test_two_concurrent_slurm_submissions_submit_each_experiment_once(
+        fexp_cli: Cli, tmp_path: pathlib.Path, launcher: tuple[str, ...]) -> None:
+    """A second `fexp run '*' --slurm` (or sbatch) on one set while the first is still
+    submitting (its sbatch is slow, as on a busy controller): every experiment is claimed by
+    exactly one of them, submitted once and run once."""
+    root = _cli_set(fexp_cli, tmp_path, "{steps: 1 | 2 | 3 | 4 | 5 | 6}")
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    real = shutil.which("sbatch")
+    assert real
+    (slow / "sbatch").write_text(f"#!/bin/sh\nsleep 2\nexec {real} \"$@\"\n")
+    (slow / "sbatch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
+    argv = [installed_fexp(), "run", "*", "-r", str(root), *launcher]
+    procs = []
+    for _ in range(2):
+        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=env))
+        time.sleep(1.0)  # the first is inside its slow sbatch when the second starts
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    submitted = [re.search(r"submitted (\d+) experiment", out) for out, _ in outs]
+    assert sum(int(m.group(1)) for m in submitted if m) == 6, [o for out in outs for o in out]
+    data = _wait_statuses(root, ["finished"], 90)
+    assert len(data) == 6
+    for name, d in data.items():
+        assert [a["status"] for a in d["_attempts"]] == ["finished"], (name, d["_attempts"])
+        assert (root / name / "out.txt").read_text().count("text=[") == 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fexp import _yaml
+from fexp import _errors, _yaml
 from fexp._views.ui import data, security
 from tests import ui_sets
 
@@ -424,6 +424,8 @@ def test_without_the_ui_extra_the_error_names_it(
 
 
 def test_names_in_experiment_yml_cannot_lead_out_of_the_set(tmp_path: pathlib.Path) -> None:
+    """A name that leads out of the set makes experiment.yml corrupt (as for every command):
+    the set is refused, naming the file, and nothing outside it is read."""
     root = tmp_path / "set"
     root.mkdir()
     (tmp_path / "params.yml").write_text("_status: finished\nsecret: 1\n")  # outside the set
@@ -432,5 +434,6 @@ def test_names_in_experiment_yml_cannot_lead_out_of_the_set(tmp_path: pathlib.Pa
     )
     (root / "ok").mkdir()
     (root / "ok" / "params.yml").write_text("_status: registered\nlr: 1\n")
-    served = data.Served([root])
-    assert [r["name"] for r in served.all_rows()] == ["ok"]
+    with pytest.raises(_errors.YamlError) as info:
+        data.Served([root])
+    assert info.value.source == str(root / "experiment.yml") and "'..'" in str(info.value)
