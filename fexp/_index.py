@@ -7,8 +7,6 @@ import pathlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import _find
-from ._store import index as _store_index
 from ._store import twin as _twin
 
 read_mapping_cached = _twin.read_mapping_cached
@@ -31,6 +29,9 @@ def read_named_rows(
     pre: Callable[[Any, str], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for the experiment folders ``names`` of the set at ``root``."""
+    from . import _find
+    from ._store import index as _store_index
+
     root_text = str(root)
 
     def build(directory: pathlib.Path, log: dict[str, Any] | None) -> dict[str, Any]:
@@ -43,4 +44,6 @@ def read_named_rows(
 
 def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, Any, dict[str, Any]]]) -> None:
     """Append the rows of folders ``link`` just wrote; see ``_store.index.record``."""
+    from ._store import index as _store_index
+
     _store_index.record(root, written)
