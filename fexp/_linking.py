@@ -178,6 +178,16 @@ def _claim(xs: ExperimentSet, base: str, taken: _Taken | None) -> tuple[str, _Ta
     return folder, taken
 
 
+def _shared_specials(xs: ExperimentSet, purpose: str) -> dict[str, Any]:
+    """Every special key but the name: shared by the whole request, rendered once."""
+    now = _meta.now_iso()
+    return {
+        "_root": str(xs.root), "_status": "registered", "_purpose": purpose,
+        "_created": now, "_registered": now, "_started": None, "_stopped": None,
+        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
+    }
+
+
 def _write(
     xs: ExperimentSet,
     names: list[str],
@@ -190,13 +200,7 @@ def _write(
     from ._store import set_file
 
     taken = _Taken(xs) if len(names) > FEW else None
-    now = _meta.now_iso()
-    # Every special key but the name is shared by the whole request: render it once.
-    shared: dict[str, Any] = {
-        "_root": str(xs.root), "_status": "registered", "_purpose": purpose,
-        "_created": now, "_registered": now, "_started": None, "_stopped": None,
-        "_last": None, "_messages": {}, "_notes": [], "_version": _version(xs), "_meta": {},
-    }
+    shared = _shared_specials(xs, purpose)
     shared_text = _render.render_special(shared)
     created: list[pathlib.Path] = []
     added: dict[str, dict[str, Any]] = {}
