@@ -159,7 +159,8 @@ def rows_for_set(
         names = set_file.read_names(root)
     else:
         names = [d.name for d in experiment_dirs(root)]
-    return _index.read_named_rows(root, match_names(names, pattern), keep, pre)
+    chosen = match_names(names, pattern)
+    return _index.read_named_rows(root, chosen, keep, pre, complete=len(chosen) == len(names))
 
 
 def find(

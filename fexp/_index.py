@@ -27,8 +27,11 @@ def read_named_rows(
     names: Sequence[str],
     keep: Callable[[dict[str, Any]], bool] | None = None,
     pre: Callable[[Any, str], bool] | None = None,
+    *,
+    complete: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows for the experiment folders ``names`` of the set at ``root``."""
+    """Rows for the experiment folders ``names`` of the set at ``root`` (``complete``: all
+    of its experiments)."""
     from . import _find
     from ._store import index as _store_index
 
@@ -39,7 +42,7 @@ def read_named_rows(
             return _find.read_row(directory, root_text)
         return _find.read_row(directory, root_text, log=log)
 
-    return _store_index.read_rows(root, names, build, keep, pre)
+    return _store_index.read_rows(root, names, build, keep, pre, complete=complete)
 
 
 def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, Any, dict[str, Any]]]) -> None:

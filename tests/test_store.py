@@ -239,3 +239,14 @@ def test_option_values_keep_their_errors_without_pydantic(
     assert "Input should be a valid integer, unable to parse string as an integer" in done.stderr
     assert fexp_cli("link", "{a: 1}", "-x", "2.0", "-r", root).returncode == 0
     assert set_file.read_names(root) == ["a=1__rep=0", "a=1__rep=1"]  # -x 2.0 is 2
+
+
+def test_listing_a_pattern_keeps_the_other_rows_indexed(tmp_path: pathlib.Path) -> None:
+    import fexp
+
+    xs = fexp.ExperimentSet.init(tmp_path / "set", f"{EXAMPLES / 'hello_world.py'}:hello_world")
+    xs.link("{times: 1 | 2 | 3}")
+    xs.find()
+    assert [r["name"] for r in xs.find("times=2")] == ["times=2"]
+    index = json.loads((xs.root / ".fexp-index.json").read_bytes())
+    assert sorted(index["entries"]) == ["times=1", "times=2", "times=3"]

@@ -190,13 +190,16 @@ def read_rows(
     build: Build,
     keep: Callable[[Row], bool] | None = None,
     pre: Prefilter | None = None,
+    *,
+    complete: bool = True,
 ) -> list[Row]:
     """Rows for the experiment folders ``names`` of the set at ``root``, from the index when
     their files are unchanged, else built by ``build(directory, log_messages)``.
 
     ``keep`` is the listing's filter, applied to each row as soon as it is known, so rows
     it rejects are never collected; ``pre(params, status)`` rejects indexed rows before
-    they are built or their logs read (pushdown).
+    they are built or their logs read (pushdown). ``complete``: ``names`` are all the set's
+    experiments, so entries of others are dropped (a pattern's subset keeps them).
     """
     index = Index(root)
     root_text = str(root)
@@ -209,7 +212,7 @@ def read_rows(
         if keep is None or keep(row):
             rows.append(row)
     seen = set(names)
-    stale = [n for n in index.entries if n not in seen]
+    stale = [n for n in index.entries if n not in seen] if complete else []
     for name in stale:
         del index.entries[name]
     index.changed = index.changed or bool(stale)
