@@ -345,11 +345,26 @@ def install_fast_coercion() -> None:
 
 def _fast_runtime_param_class() -> Any:
     import dataclasses
-    import re
 
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
     from typer._param_types import coerce_cli_path
+
+    convert = _converter(BadParameter, coerce_cli_path)
+
+    @dataclasses.dataclass(frozen=True)
+    class FastRuntimeParam(RuntimeParam):  # type: ignore[misc]
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if self.annotation == list[str]:
+                return [str(v) for v in value]
+            return convert(value, self.annotation, param, ctx, self.parameter_info)
+
+    return FastRuntimeParam
+
+
+def _converter(bad: Any, coerce_path: Any) -> Any:
+    """The conversion of one option value to its plain annotation (pydantic's error texts)."""
+    import re
 
     int_text = re.compile(_INT_TEXT)
     kinds = {int: ("integer", "as an integer"), float: ("number", "as a number")}
@@ -357,7 +372,7 @@ def _fast_runtime_param_class() -> Any:
     def convert(value: Any, annotation: Any, param: Any, ctx: Any, info: Any) -> Any:
         if annotation is pathlib.Path:
             path = value if isinstance(value, pathlib.Path) else pathlib.Path(str(value))
-            return coerce_cli_path(path, info, path_type=pathlib.Path, param=param, ctx=ctx)
+            return coerce_path(path, info, path_type=pathlib.Path, param=param, ctx=ctx)
         if annotation is str or type(value) is annotation:
             return value
         text = str(value)
@@ -370,22 +385,15 @@ def _fast_runtime_param_class() -> Any:
             lowered = text.strip().lower()
             if lowered in _BOOL_TEXT:
                 return _BOOL_TEXT[lowered]
-            raise BadParameter(
+            raise bad(
                 "Input should be a valid boolean, unable to interpret input", ctx=ctx, param=param
             )
         what, how = kinds[annotation]
-        raise BadParameter(
+        raise bad(
             f"Input should be a valid {what}, unable to parse string {how}", ctx=ctx, param=param
         )
 
-    @dataclasses.dataclass(frozen=True)
-    class FastRuntimeParam(RuntimeParam):  # type: ignore[misc]
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if self.annotation == list[str]:
-                return [str(v) for v in value]
-            return convert(value, self.annotation, param, ctx, self.parameter_info)
-
-    return FastRuntimeParam
+    return convert
 
 
 _BOOL_TEXT = {

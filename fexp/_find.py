@@ -172,8 +172,9 @@ def rows_for_set(
         names = set_file.read_names(root)  # checked: one folder inside the set each
     else:
         names = [d.name for d in experiment_dirs(root)]
+    chosen = match_names(names, pattern)
     return _index.read_named_rows(
-        root, match_names(names, pattern), _settled(keep), _settled_pre(pre)
+        root, chosen, _settled(keep), _settled_pre(pre), complete=len(chosen) == len(names)
     )
 
 

@@ -7,8 +7,6 @@ import pathlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import _find
-from ._store import index as _store_index
 from ._store import twin as _twin
 
 read_mapping_cached = _twin.read_mapping_cached
@@ -29,8 +27,14 @@ def read_named_rows(
     names: Sequence[str],
     keep: Callable[[dict[str, Any]], bool] | None = None,
     pre: Callable[[Any, str], bool] | None = None,
+    *,
+    complete: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows for the experiment folders ``names`` of the set at ``root``."""
+    """Rows for the experiment folders ``names`` of the set at ``root`` (``complete``: all
+    of its experiments)."""
+    from . import _find
+    from ._store import index as _store_index
+
     root_text = str(root)
 
     def build(directory: pathlib.Path, log: dict[str, Any] | None) -> dict[str, Any]:
@@ -38,9 +42,11 @@ def read_named_rows(
             return _find.read_row(directory, root_text)
         return _find.read_row(directory, root_text, log=log)
 
-    return _store_index.read_rows(root, names, build, keep, pre)
+    return _store_index.read_rows(root, names, build, keep, pre, complete=complete)
 
 
 def record(root: pathlib.Path, written: Iterable[tuple[pathlib.Path, Any, dict[str, Any]]]) -> None:
     """Append the rows of folders ``link`` just wrote; see ``_store.index.record``."""
+    from ._store import index as _store_index
+
     _store_index.record(root, written)

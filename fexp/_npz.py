@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _errors
+from ._store import member_io
 
 META_MEMBER = "fexp.json"
 TORCH_MEMBER = "torch.pt"
@@ -137,50 +138,14 @@ class _BackgroundSync:
         self.thread.join()
 
 
-def _write_all(fd: int, data: Any) -> None:
-    view = memoryview(data).cast("B")
-    done = 0
-    while done < len(view):
-        done += os.write(fd, view[done:])
+_write_all = member_io.write_all
 
 
-class Stream:
-    """A member written by a function into a file object (``torch.save``), straight to the
-    archive: no copy in memory; its size is filled in and its CRC computed (in ``pool``'s
-    thread, in order, while the data is written) as the bytes go by."""
-
-    def __init__(self, produce: Any) -> None:
-        self.produce = produce
-
-    def write(self, fd: int, pool: Any) -> tuple[int, Any]:
-        import zlib
-
-        state = {"crc": 0, "size": 0}
-
-        def crc(data: Any) -> int:
-            state["crc"] = zlib.crc32(data, state["crc"])
-            return state["crc"]
-
-        class Sink(io.RawIOBase):
-            def writable(self) -> bool:
-                return True
-
-            def write(self, data: Any) -> int:
-                # The caller may reuse its buffer once this returns: the CRC of a large
-                # chunk runs beside the write, and both end before returning.
-                view = memoryview(data).cast("B")
-                if pool is not None and len(view) >= _PARALLEL_BYTES:
-                    pending = pool.submit(crc, view)
-                    _write_all(fd, view)
-                    pending.result()
-                else:
-                    crc(view)
-                    _write_all(fd, view)
-                state["size"] += len(view)
-                return len(view)
-
-        self.produce(Sink())
-        return state["size"], state["crc"]
+def _member_size(head: bytes, data: Any) -> int:
+    """A member's size (a stream's is unknown: counted as large)."""
+    if isinstance(data, member_io.Stream):
+        return _PARALLEL_BYTES
+    return len(head) + memoryview(data).nbytes
 
 
 def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
@@ -190,10 +155,7 @@ def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
     buffer. For large archives the CRCs are computed in a second thread (zlib releases the
     GIL) while the data is written, and a third thread starts flushing to disk early.
     """
-    total = sum(
-        _PARALLEL_BYTES if isinstance(data, Stream) else len(head) + memoryview(data).nbytes
-        for _, head, data in members
-    )
+    total = sum(_member_size(head, data) for _, head, data in members)
     pool = syncer = None
     if total >= _PARALLEL_BYTES:
         from concurrent.futures import ThreadPoolExecutor
@@ -208,9 +170,9 @@ def _write_zip(fd: int, members: Sequence[tuple[str, bytes, Any]]) -> None:
                 0x04034B50, 45, 0, 0, 0, _DOS_DATE, 0, 0xFFFFFFFF, 0xFFFFFFFF,
                 len(raw), _ZIP_LOCAL64.size,
             )
-            if isinstance(data, Stream):
+            if isinstance(data, member_io.Stream):
                 _write_all(fd, local + raw + _ZIP_LOCAL64.pack(1, 16, 0, 0))
-                size, crc = data.write(fd, pool)
+                size, crc = data.write(fd, pool, _PARALLEL_BYTES)
                 sizes = position + _ZIP_LOCAL.size + len(raw) + 4
                 os.pwrite(fd, struct.pack("<QQ", size, size), sizes)
             else:
@@ -273,7 +235,8 @@ def write(path: pathlib.Path, target: Any, meta: Mapping[str, Any]) -> None:
         import torch
 
         tensors = dict(enumerate(packer.tensors))
-        members.append((TORCH_MEMBER, b"", Stream(lambda sink: torch.save(tensors, sink))))
+        stream = member_io.Stream(lambda sink: torch.save(tensors, sink))
+        members.append((TORCH_MEMBER, b"", stream))
     members.extend((f"{i}.pkl", b"", blob) for i, blob in enumerate(packer.pickles))
     members.append((META_MEMBER, b"", json.dumps(head, separators=(",", ":")).encode("utf-8")))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -282,41 +245,6 @@ def write(path: pathlib.Path, target: Any, meta: Mapping[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class _Window(io.RawIOBase):
-    """A read-only file over ``size`` bytes of ``fd`` from ``start`` (positional reads, so the
-    descriptor's own offset is never moved)."""
-
-    def __init__(self, fd: int, start: int, size: int) -> None:
-        super().__init__()
-        self.fd, self.start, self.size, self.pos = fd, start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        wanted = max(0, min(len(view), self.size - self.pos))
-        done = 0
-        while done < wanted:
-            got = os.preadv(self.fd, [view[done:wanted]], self.start + self.pos + done)
-            if not got:
-                break
-            done += got
-        self.pos += done
-        return done
 
 
 class Reader:
@@ -397,7 +325,8 @@ class Reader:
                 source: Any = io.BytesIO(self.zip.read(TORCH_MEMBER))
             else:
                 # torch reads the stored member in place, straight into its tensors' memory.
-                source = _Window(self.handle.fileno(), *self._member_data(TORCH_MEMBER))
+                where = self._member_data(TORCH_MEMBER)
+                source = member_io.Window(self.handle.fileno(), *where)
             self._tensors = torch.load(source, map_location="cpu", weights_only=True)
         return self._tensors[index]
 

@@ -17,7 +17,7 @@ import pytest
 from fexp import _messages
 from fexp._store import journal, message_replay, set_file
 
-from .conftest import installed_fexp
+from .conftest import EXAMPLES, installed_fexp
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -186,3 +186,73 @@ def test_sigkill_of_link_at_random_points_leaves_a_readable_consistent_set(
     assert folders == set(set_file.read_names(root))
     assert not (root / ".fexp-staging").exists()
     assert not (root / ".fexp-link-journal.json").exists()
+
+
+# -- list pushdown -----------------------------------------------------------------------
+
+
+def test_filters_applied_while_reading_give_what_select_gives(tmp_path: pathlib.Path) -> None:
+    """The prefilter on indexed parameters/status and the row filter pushed into the index
+    keep exactly the rows that filtering every built row keeps."""
+    import fexp
+    from fexp import _query
+
+    xs = fexp.ExperimentSet.init(tmp_path / "set", f"{EXAMPLES / 'hello_world.py'}:hello_world")
+    xs.link("{times: 1 | 2 | 3, greeting: Hi | Yo}")
+    xs.reset("times=2__greeting=Yo", status="running")
+    with open(xs.root / "times=2__greeting=Yo" / "messages.jsonl", "ab") as log:
+        log.write(_messages.encode({"times": 9, "loss": 0.1}, now=1.0))
+    everything = xs.find()  # the index is warm from here on
+    cases: list[dict[str, Any]] = [
+        {"where": ["times>=2"]},
+        {"where": ["times==9"]},  # the log's message, not the parameter, for one row
+        {"where": ["loss<1"]},
+        {"where": ["greeting~^H", "times!=3"]},
+        {"status": ["running"]},
+        {"status": ["registered"], "where": ["times<3"]},
+        {"where": ["t.*==2"]},
+        {"where": ["missing==1"], "missing_entry": True},
+    ]
+    for case in cases:
+        assert xs.find(**case) == _query.select(everything, **case), case
+
+
+def test_a_builtin_command_builds_no_pydantic_adapter(tmp_path: pathlib.Path) -> None:
+    """Typer's pydantic coercion is the largest cost of a short command: fexp's own commands
+    coerce their plain option types themselves."""
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fexp import _cli\n"
+        "try:\n"
+        f"    _cli.main(['list', '--limit', '1', '-r', {str(tmp_path)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+
+
+def test_option_values_keep_their_errors_without_pydantic(
+    tmp_path: pathlib.Path, fexp_cli: CLI
+) -> None:
+    root = tmp_path / "set"
+    _script_set(root, fexp_cli)
+    done = fexp_cli("link", "-x", "abc", "-r", root)
+    assert done.returncode == 2
+    assert "Input should be a valid integer, unable to parse string as an integer" in done.stderr
+    assert fexp_cli("link", "{a: 1}", "-x", "2.0", "-r", root).returncode == 0
+    assert set_file.read_names(root) == ["a=1__rep=0", "a=1__rep=1"]  # -x 2.0 is 2
+
+
+def test_listing_a_pattern_keeps_the_other_rows_indexed(tmp_path: pathlib.Path) -> None:
+    import fexp
+
+    xs = fexp.ExperimentSet.init(tmp_path / "set", f"{EXAMPLES / 'hello_world.py'}:hello_world")
+    xs.link("{times: 1 | 2 | 3}")
+    xs.find()
+    assert [r["name"] for r in xs.find("times=2")] == ["times=2"]
+    index = json.loads((xs.root / ".fexp-index.json").read_bytes())
+    assert sorted(index["entries"]) == ["times=1", "times=2", "times=3"]

@@ -99,16 +99,20 @@ class Index:
         self.root = root
         self.entries: dict[str, list[Any]] = {}
         self.versions: list[Any] = []
-        self.changed = False
+        self.changed = False  # entries were removed: only a whole save can say so
+        self.dirty: set[str] = set()  # entries added or updated since the index was read
+        self.size = self.log_size = 0
         self._load()
         self.shared = {_version_key(v): i for i, v in enumerate(self.versions)}
         self._fold_log()
 
     def _load(self) -> None:
         try:
-            data = json.loads((self.root / _layout.INDEX_FILE).read_bytes())
+            raw = (self.root / _layout.INDEX_FILE).read_bytes()
+            data = json.loads(raw)
         except (OSError, ValueError):
             return
+        self.size = len(raw)
         if isinstance(data, dict) and data.get("version") == VERSION:
             entries, versions = data.get("entries"), data.get("versions")
             if isinstance(entries, dict) and isinstance(versions, list):
@@ -116,7 +120,7 @@ class Index:
 
     def _fold_log(self) -> None:
         """Take in the entries writers appended since the index was last saved."""
-        _, records, _ = journal.read(self.root / _layout.INDEX_LOG)
+        _, records, self.log_size = journal.read(self.root / _layout.INDEX_LOG)
         for record in records:
             name, entry = record.get("n"), record.get("e")
             if not (isinstance(name, str) and isinstance(entry, list) and len(entry) == 4):
@@ -124,7 +128,6 @@ class Index:
             if record.get("v"):
                 entry[3]["v"] = self._share(record["v"])
             self.entries[name] = entry
-            self.changed = True
 
     def _share(self, version: Any) -> int:
         key = _version_key(version)
@@ -151,7 +154,25 @@ class Index:
         if version:
             compact["v"] = self._share(version)
         self.entries[name] = [params, log, state, compact]
-        self.changed = True
+        self.dirty.add(name)
+
+    def finish(self) -> None:
+        """Keep what changed: appended to the log while that stays small next to the index
+        (a listing of a live run rewrites one entry, not 100,000), else a whole save."""
+        grown = self.log_size + 256 * len(self.dirty)
+        if self.changed or (grown and not self.size) or grown > max(1 << 20, self.size // 4):
+            self.save()
+        elif self.dirty:
+            records = []
+            for name in sorted(self.dirty):
+                entry = list(self.entries[name])
+                compact = dict(entry[3])
+                index = compact.pop("v", None)
+                entry[3] = compact
+                version = self.versions[index] if isinstance(index, int) else None
+                records.append({"n": name, "e": entry, "v": version})
+            with contextlib.suppress(OSError):
+                journal.append(self.root / _layout.INDEX_LOG, records, None)
 
 
 Build = Callable[[pathlib.Path, "dict[str, Any] | None"], Row]
@@ -172,13 +193,16 @@ def read_rows(
     build: Build,
     keep: Callable[[Row], bool] | None = None,
     pre: Prefilter | None = None,
+    *,
+    complete: bool = True,
 ) -> list[Row]:
     """Rows for the experiment folders ``names`` of the set at ``root``, from the index when
     their files are unchanged, else built by ``build(directory, log_messages)``.
 
     ``keep`` is the listing's filter, applied to each row as soon as it is known, so rows
     it rejects are never collected; ``pre(params, status)`` rejects indexed rows before
-    they are built or their logs read (pushdown).
+    they are built or their logs read (pushdown). ``complete``: ``names`` are all the set's
+    experiments, so entries of others are dropped (a pattern's subset keeps them).
     """
     index = Index(root)
     root_text = str(root)
@@ -191,11 +215,11 @@ def read_rows(
         if keep is None or keep(row):
             rows.append(row)
     seen = set(names)
-    stale = [n for n in index.entries if n not in seen]
+    stale = [n for n in index.entries if n not in seen] if complete else []
     for name in stale:
         del index.entries[name]
-    if index.changed or stale:
-        index.save()
+    index.changed = index.changed or bool(stale)
+    index.finish()
     return rows
 
 
@@ -224,7 +248,7 @@ def _cached(index: Index, name: str, root: str, pre: Prefilter | None) -> Row | 
         return None  # build the row from the whole log: a corrupt one
     entry[3]["messages"] = {**(entry[3].get("messages") or {}), **messages}
     entry[1], entry[2] = ident if state else None, state
-    index.changed = True
+    index.dirty.add(name)
     return expand(name, root, entry[3], index.versions)
 
 
