@@ -18,7 +18,7 @@ from typing import Any
 
 from . import _atomic, _find, _layout
 
-VERSION = 1
+VERSION = 2  # 2: rows of wrong-shaped params.yml or messages are corrupt
 Identity = list[int] | None
 
 

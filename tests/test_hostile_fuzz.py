@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .hostile_helpers import make_set, snapshot
+from .hostile_helpers import make_set, run_fexp, snapshot
 
 FUZZ = settings(
     max_examples=int(os.environ.get("FEXP_FUZZ_EXAMPLES", "12")),
@@ -47,7 +47,6 @@ class Lab:
 
     def __init__(self, base: pathlib.Path, home: pathlib.Path) -> None:
         self.base, self.home = base, home
-        self.exe = shutil.which("fexp") or "fexp"
         self.root = make_set(self.cli, base)
         (self.root / "lr=0.3" / "messages.jsonl").write_text('{"t": 1.0, "m": {"loss": 0.5}}\n')
         self.pristine = base / "pristine"
@@ -57,15 +56,7 @@ class Lab:
         (victim / "params.yml").write_text("_name: exp\n_status: finished\nlr: 9\n")
 
     def cli(self, *args: object) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "FEXP_HOME": str(self.home)}
-        return subprocess.run(
-            [self.exe, *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            cwd=self.base,
-        )
+        return run_fexp(*args, env={"FEXP_HOME": str(self.home)}, cwd=self.base)
 
     def reset(self) -> dict[str, str]:
         shutil.rmtree(self.root)
