@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from .hostile_helpers import make_set, run_fexp, snapshot
@@ -124,6 +124,7 @@ sweeps = st.lists(st.sampled_from(_PIECES), max_size=25).map("".join) | st.text(
 
 @FUZZ
 @given(sweep=sweeps)
+@example(sweep="{lr: [&a [1, 1, 1, 1, 1, 1, 1, 1], &b [*a, *a, *a, *a, *a, *a, *a, *a]]}")
 def test_fuzz_sweep_strings(lab: Lab, sweep: str) -> None:
     lab.reset()
     if "\x00" in sweep:  # argv cannot carry NUL: the OS refuses before fexp runs
@@ -199,6 +200,9 @@ params_edits = st.tuples(st.sampled_from(SPECIAL), values).map(
 
 @FUZZ
 @given(edit=params_edits, command=st.sampled_from(COMMANDS))
+@example(edit=("edit", ("_messages", [1, 2])), command=COMMANDS[0])
+@example(edit=("edit", ("_attempts", 5)), command=COMMANDS[4])
+@example(edit=("raw", ""), command=COMMANDS[4])
 def test_fuzz_params_yml_edits(lab: Lab, edit: tuple[str, object], command: list[str]) -> None:
     lab.reset()
     path = lab.root / "lr=0.2" / "params.yml"
@@ -211,7 +215,7 @@ def test_fuzz_params_yml_edits(lab: Lab, edit: tuple[str, object], command: list
     lab.check(*command)
 
 
-names = st.sampled_from(
+hostile_names = st.sampled_from(
     [
         "../victim/exp",
         "{tmp}/victim/exp",
@@ -227,7 +231,8 @@ names = st.sampled_from(
         "generated",
         "x\\y",
     ]
-) | st.text(max_size=10)
+)
+names = st.one_of(hostile_names, hostile_names, hostile_names, st.text(max_size=10))
 
 
 @st.composite
@@ -244,6 +249,8 @@ def state_edits(draw: st.DrawFn) -> tuple[str, object]:
 
 @FUZZ
 @given(edit=state_edits(), command=st.sampled_from(COMMANDS))
+@example(edit=("names", ["../victim/exp"]), command=COMMANDS[2])
+@example(edit=("names", ["{tmp}/victim/exp", "lr=0.1"]), command=COMMANDS[3])
 def test_fuzz_experiment_yml_edits(lab: Lab, edit: tuple[str, object], command: list[str]) -> None:
     import yaml  # PyYAML: an independent writer, as a hand editor would be
 
