@@ -73,6 +73,25 @@ def make_set(
     return root
 
 
+def run_fexp(
+    *args: object,
+    env: dict[str, str] | None = None,
+    cwd: pathlib.Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``fexp`` (FEXP_HOME from ``env`` when given)."""
+    exe = shutil.which("fexp")
+    assert exe, "the fexp console script is not installed"
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, preexec_fn=preexec_fn,
+                          timeout=600)  # fmt: skip
+
+
+def init_args(where: pathlib.Path, root: pathlib.Path) -> list[object]:
+    """``fexp init`` of a script-only set from ``where``'s s.sh and d.yml into ``root``."""
+    return ["init", "--script", where / "s.sh", "--defaults", where / "d.yml", "-r", root]
+
+
 def members(bundle: pathlib.Path) -> dict[str, bytes]:
     with tarfile.open(bundle) as tar:
         return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import pathlib
 import shutil
 import subprocess
@@ -15,7 +14,17 @@ from collections.abc import Callable
 
 import pytest
 
-from .hostile_helpers import LAUGHS, Cli, make_set, members, ok, refused, snapshot, write_bundle
+from .hostile_helpers import (
+    LAUGHS,
+    Cli,
+    make_set,
+    members,
+    ok,
+    refused,
+    run_fexp,
+    snapshot,
+    write_bundle,
+)
 
 EVIL = "import pathlib\npathlib.Path(__file__).with_name('IMPORTED').write_text('pwned')\n"
 
@@ -24,13 +33,9 @@ EVIL = "import pathlib\npathlib.Path(__file__).with_name('IMPORTED').write_text(
 def exported(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """One bundle exported through the CLI (export runs pip freeze: once per module)."""
     where = tmp_path_factory.mktemp("exported")
-    env = {**os.environ, "FEXP_HOME": str(where / "home")}
-    exe = shutil.which("fexp") or "fexp"
 
     def cli(*args: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [exe, *map(str, args)], capture_output=True, text=True, env=env, timeout=600
-        )
+        return run_fexp(*args, env={"FEXP_HOME": str(where / "home")})
 
     root = make_set(cli, where / "src")
     ok(cli("export", "*", "-o", where / "b.tar.gz", "-r", root))

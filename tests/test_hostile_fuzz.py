@@ -15,10 +15,10 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from .hostile_helpers import make_set, snapshot
+from .hostile_helpers import make_set, run_fexp, snapshot
 
 FUZZ = settings(
     max_examples=int(os.environ.get("FEXP_FUZZ_EXAMPLES", "12")),
@@ -47,7 +47,6 @@ class Lab:
 
     def __init__(self, base: pathlib.Path, home: pathlib.Path) -> None:
         self.base, self.home = base, home
-        self.exe = shutil.which("fexp") or "fexp"
         self.root = make_set(self.cli, base)
         (self.root / "lr=0.3" / "messages.jsonl").write_text('{"t": 1.0, "m": {"loss": 0.5}}\n')
         self.pristine = base / "pristine"
@@ -57,15 +56,7 @@ class Lab:
         (victim / "params.yml").write_text("_name: exp\n_status: finished\nlr: 9\n")
 
     def cli(self, *args: object) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "FEXP_HOME": str(self.home)}
-        return subprocess.run(
-            [self.exe, *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            cwd=self.base,
-        )
+        return run_fexp(*args, env={"FEXP_HOME": str(self.home)}, cwd=self.base)
 
     def reset(self) -> dict[str, str]:
         shutil.rmtree(self.root)
@@ -133,6 +124,7 @@ sweeps = st.lists(st.sampled_from(_PIECES), max_size=25).map("".join) | st.text(
 
 @FUZZ
 @given(sweep=sweeps)
+@example(sweep="{lr: [&a [1, 1, 1, 1, 1, 1, 1, 1], &b [*a, *a, *a, *a, *a, *a, *a, *a]]}")
 def test_fuzz_sweep_strings(lab: Lab, sweep: str) -> None:
     lab.reset()
     if "\x00" in sweep:  # argv cannot carry NUL: the OS refuses before fexp runs
@@ -208,6 +200,9 @@ params_edits = st.tuples(st.sampled_from(SPECIAL), values).map(
 
 @FUZZ
 @given(edit=params_edits, command=st.sampled_from(COMMANDS))
+@example(edit=("edit", ("_messages", [1, 2])), command=COMMANDS[0])
+@example(edit=("edit", ("_attempts", 5)), command=COMMANDS[4])
+@example(edit=("raw", ""), command=COMMANDS[4])
 def test_fuzz_params_yml_edits(lab: Lab, edit: tuple[str, object], command: list[str]) -> None:
     lab.reset()
     path = lab.root / "lr=0.2" / "params.yml"
@@ -220,7 +215,7 @@ def test_fuzz_params_yml_edits(lab: Lab, edit: tuple[str, object], command: list
     lab.check(*command)
 
 
-names = st.sampled_from(
+hostile_names = st.sampled_from(
     [
         "../victim/exp",
         "{tmp}/victim/exp",
@@ -236,7 +231,8 @@ names = st.sampled_from(
         "generated",
         "x\\y",
     ]
-) | st.text(max_size=10)
+)
+names = st.one_of(hostile_names, hostile_names, hostile_names, st.text(max_size=10))
 
 
 @st.composite
@@ -253,6 +249,8 @@ def state_edits(draw: st.DrawFn) -> tuple[str, object]:
 
 @FUZZ
 @given(edit=state_edits(), command=st.sampled_from(COMMANDS))
+@example(edit=("names", ["../victim/exp"]), command=COMMANDS[2])
+@example(edit=("names", ["{tmp}/victim/exp", "lr=0.1"]), command=COMMANDS[3])
 def test_fuzz_experiment_yml_edits(lab: Lab, edit: tuple[str, object], command: list[str]) -> None:
     import yaml  # PyYAML: an independent writer, as a hand editor would be
 

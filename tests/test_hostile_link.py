@@ -15,7 +15,16 @@ import time
 
 import pytest
 
-from .hostile_helpers import Cli, make_set, ok, read_only, refused, snapshot
+from .hostile_helpers import (
+    Cli,
+    init_args,
+    make_set,
+    ok,
+    read_only,
+    refused,
+    run_fexp,
+    snapshot,
+)
 
 SWEEP = "{lr: " + " | ".join(str((i + 1) / 4) for i in range(2000)) + "}"  # 0.5 is 2nd
 
@@ -123,15 +132,7 @@ def _limited(limit: int) -> None:  # runs in the child before exec
 
 
 def _run_limited(args: list[object], limit: int) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("fexp")
-    assert exe
-    return subprocess.run(
-        [exe, *map(str, args)],
-        capture_output=True,
-        text=True,
-        preexec_fn=lambda: _limited(limit),
-        timeout=600,
-    )
+    return run_fexp(*args, preexec_fn=lambda: _limited(limit))
 
 
 def test_a_full_disk_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Path) -> None:
@@ -165,21 +166,7 @@ def test_a_full_tmpfs_during_link_rolls_back(fexp_cli: Cli, tmp_path: pathlib.Pa
 def test_init_that_fails_midway_leaves_no_half_made_set(tmp_path: pathlib.Path) -> None:
     (tmp_path / "d.yml").write_text("lr: 0.1\n")
     (tmp_path / "s.sh").write_text("#!/bin/bash\n" + "# padding\n" * 5000)
-    refused(
-        _run_limited(
-            [
-                "init",
-                "--script",
-                tmp_path / "s.sh",
-                "--defaults",
-                tmp_path / "d.yml",
-                "-r",
-                tmp_path / "a" / "b",
-            ],
-            20_000,
-        ),
-        "stopped",
-    )
+    refused(_run_limited(init_args(tmp_path, tmp_path / "a" / "b"), 20_000), "stopped")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yml", "s.sh"]
 
 
@@ -190,18 +177,7 @@ def test_fexp_home_that_is_a_file(
     (tmp_path / "d.yml").write_text("lr: 0.1\n")
     (tmp_path / "s.sh").write_text("#!/bin/bash\n")
     monkeypatch.setenv("FEXP_HOME", str(tmp_path / "home"))
-    refused(
-        fexp_cli(
-            "init",
-            "--script",
-            tmp_path / "s.sh",
-            "--defaults",
-            tmp_path / "d.yml",
-            "-r",
-            tmp_path / "new",
-        ),
-        "FEXP_HOME",
-    )
+    refused(fexp_cli(*init_args(tmp_path, tmp_path / "new")), "FEXP_HOME")
     assert not (tmp_path / "new").exists()
     refused(fexp_cli("experiments", "list"), "is not a folder")
     refused(fexp_cli("config", "show"), "is not a folder")

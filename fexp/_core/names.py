@@ -33,7 +33,11 @@ def stored_name_problem(name: Any) -> str | None:
         return f"name {shown} is not one folder name (it holds {bad[0]!r})"
     if name.startswith((".", "-", "~")) or ":" in name[:2]:
         return f"name {shown} starts like a hidden file, an option or a drive"
-    if len(name.encode("utf-8", errors="replace")) > 255:
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"name {shown} is not valid text (a lone surrogate)"
+    if len(encoded) > 255:
         return f"name {shown} is longer than a file system allows"
     return None
 

@@ -45,12 +45,13 @@ def params_problem(data: Mapping[str, Any]) -> str | None:
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         return (
-            f"corrupt: params.yml has no {' or '.join(missing)} (fexp always writes them); "
+            f"corrupt: params.yml has no {' or '.join(missing)} (fexp always writes _name and "
+            "_status); "
             "it is never run"
         )
     for key, types in _SHAPES.items():
         value = data.get(key)
-        if value is None and key not in REQUIRED:
+        if value is None and key != "_status":  # _name is null before an experiment registers
             continue
         if isinstance(value, bool) or not isinstance(value, types):
             expected = " or ".join(t.__name__ for t in types)
