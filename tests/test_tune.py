@@ -308,7 +308,12 @@ def test_a_study_continues_after_sigkill_of_every_worker(
     assert states(study) == {"COMPLETE": 10}
     names = sorted(p.name for p in root.iterdir() if (p / "params.yml").exists())
     assert names == [f"trial={n:04d}" for n in range(10)]
-    assert log_lines(log, "done") == dict.fromkeys(names, 1)
+    done, started = log_lines(log, "done"), log_lines(log, "start")
+    assert set(done) == set(names)  # every trial's run reached its end
+    # A trial killed after its function returned but before fexp recorded `finished` (a
+    # window no one can close: nothing survives SIGKILL) is run again, in full; no other.
+    again_done = [n for n in names if done[n] > 1]
+    assert all(done[n] == started[n] == 2 for n in again_done), (done, started)
     for name in interrupted:
         assert params(root, name)["_status"] == "finished"
         assert log_lines(log, "start")[name] == 2  # resumed in its own folder
