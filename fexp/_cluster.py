@@ -308,17 +308,6 @@ def _write_and_submit(xs: ExperimentSet, plan: slurm.SubmitPlan, retries: int, *
         _release(result)
 
 
-class _EndedJobs(owner.Liveness):
-    """Liveness that trusts the scheduler's answer for jobs it has just said have ended."""
-
-    def __init__(self, ended: set[str]) -> None:
-        super().__init__()
-        self._ended = ended
-
-    def _in_squeue(self, key: str) -> bool | None:
-        return False if key in self._ended else super()._in_squeue(key)
-
-
 def _claim(xs: ExperimentSet, names: Sequence[str], force: bool, result: ClusterResult,
            ended: set[str]) -> dict[str, Any]:
     """Claim ``names`` for this submission under the set's lock (``queued``, owned by this
@@ -331,7 +320,7 @@ def _claim(xs: ExperimentSet, names: Sequence[str], force: bool, result: Cluster
     def accept(now: str) -> bool:
         return now == _status.REGISTERED or (force and now not in (_status.CORRUPT, *ACTIVE))
 
-    liveness = _EndedJobs(ended)  # one squeue for the whole selection
+    liveness = owner.Liveness(ended=ended)  # one squeue for the whole selection
     with xs.locked():
         for name in names:
             if params_file.claim(xs.root / name, mine, accept, liveness=liveness,

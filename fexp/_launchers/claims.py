@@ -61,12 +61,9 @@ def settle(
         return True
 
     with contextlib.suppress(_errors.FexpError):
-        _params_file.update(xs.root / name, change, _helps(xs))
+        _params_file.update(xs.root / name, change, xs.helps())
     return status_of(xs, name)[0]
 
-
-def _helps(xs: ExperimentSet) -> dict[str, str]:
-    return xs.helps()  # from defaults.yml: never imports the experiment's code
 
 
 def prepare(xs: ExperimentSet, name: str) -> None:
@@ -80,7 +77,7 @@ def prepare(xs: ExperimentSet, name: str) -> None:
         data.pop("_owner", None)
         return True
 
-    _params_file.update(xs.root / name, change, _helps(xs))
+    _params_file.update(xs.root / name, change, xs.helps())
 
 
 def reclaim(xs: ExperimentSet, name: str, mine: Mapping[str, Any], status: str) -> bool:

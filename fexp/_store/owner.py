@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .._core import status as _status
@@ -137,7 +137,9 @@ def interval() -> float:
 class Liveness:
     """Answers ``alive(owner)`` for many experiments, asking ``squeue`` at most once."""
 
-    def __init__(self) -> None:
+    def __init__(self, ended: Collection[str] = ()) -> None:
+        # ``ended``: job keys the scheduler has just said are over (trusted over squeue).
+        self._ended = frozenset(ended)
         self._queued: set[str] | None = None
         self._now = time.time()
         self._timeout = timeout()
@@ -169,6 +171,8 @@ class Liveness:
         )
 
     def _in_squeue(self, key: str) -> bool | None:
+        if key in self._ended:
+            return False
         if self._queued is None:
             self._queued = _squeue_keys()
         if self._queued is None:
